@@ -1,0 +1,87 @@
+# wssgate — one GNU Makefile, out-of-tree builds.
+#   make          release build: build/wssgate
+#   make asan     ASan+UBSan build: build-asan/wssgate (used by the tests)
+#   make test     installs what is missing, then unit, fuzz replay, integration and browser tests
+#   make run      installs what is missing, builds, starts the demo
+#   make fuzz     libFuzzer targets (clang), each run for FUZZ_SECONDS
+#   make format   clang-format over the tree
+
+BUILD    ?= build
+CC       ?= cc
+OPT      ?= -O2
+CFLAGS   ?= $(OPT) -g
+WARN     := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes \
+            -Wstrict-prototypes -Wpointer-arith -Wformat=2 -Wno-format-nonliteral
+CPPFLAGS += -Isrc -MMD -MP
+LDLIBS   += -lssl -lcrypto -lpthread
+
+SRC      := $(shell find src -name '*.c' | sort)
+MAIN_SRC := src/cli/main.c
+LIB_SRC  := $(filter-out $(MAIN_SRC),$(SRC))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+MAIN_OBJ := $(MAIN_SRC:%.c=$(BUILD)/obj/%.o)
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+
+.PHONY: all asan test run fuzz fuzz-build format clean unit deps bench
+all: $(BUILD)/wssgate $(UNIT_BIN)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libwssgate.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/wssgate: $(MAIN_OBJ) $(BUILD)/libwssgate.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libwssgate.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests/unit $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libwssgate.a $(LDLIBS)
+
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+asan:
+	$(MAKE) BUILD=build-asan OPT=-O1 CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)"
+
+unit: asan
+	prove -f $(UNIT_SRC:tests/unit/%.c=build-asan/tests/%)
+
+# Fuzz targets link the library built by clang with coverage instrumentation.
+FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+fuzz-build:
+	$(MAKE) BUILD=build-fuzz CC=clang CFLAGS="$(FUZZ_FLAGS)" build-fuzz/libwssgate.a
+	@mkdir -p build-fuzz/bin
+	for f in $(FUZZ_SRC); do \
+	  n=$$(basename $$f .c); \
+	  clang $(CPPFLAGS) $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined -o build-fuzz/bin/$$n $$f build-fuzz/libwssgate.a $(LDLIBS) || exit 1; \
+	done
+
+FUZZ_SECONDS ?= 60
+fuzz: fuzz-build
+	for f in $(FUZZ_SRC); do \
+	  n=$$(basename $$f .c); mkdir -p tests/fuzz/corpus/$$n; \
+	  build-fuzz/bin/$$n -max_total_time=$(FUZZ_SECONDS) -timeout=5 tests/fuzz/corpus/$$n || exit 1; \
+	done
+
+deps:
+	scripts/install-deps
+
+test: deps
+	scripts/run-tests
+
+run: deps $(BUILD)/wssgate
+	$(BUILD)/wssgate demo $(DEMO_ARGS)
+
+bench: deps
+	bench/run
+
+format:
+	clang-format -i $$(find src tests bench -name '*.[ch]')
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

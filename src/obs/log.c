@@ -1,0 +1,112 @@
+/* Error and access logs: one write(2)-sized line at a time under a mutex, so lines from
+ * worker threads never interleave. */
+#include "obs/log.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <string.h>
+#include <time.h>
+
+enum log_level log_min_level = LOG_NOTICE;
+
+static FILE *error_fp;
+static FILE *access_fp;
+static int access_off;
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static const char *const level_names[] = { "debug", "info", "notice", "warn", "error" };
+
+int log_level_parse(const char *name, enum log_level *out)
+{
+    for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
+        if (strcmp(name, level_names[i]) == 0) {
+            *out = (enum log_level)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int open_log(const char *path, FILE **fp)
+{
+    if (!path || strcmp(path, "-") == 0)
+        return 0;
+    FILE *f = fopen(path, "ae");
+    if (!f)
+        return -1;
+    setvbuf(f, NULL, _IOLBF, 0);
+    *fp = f;
+    return 0;
+}
+
+int log_open_error(const char *path)
+{
+    return open_log(path, &error_fp);
+}
+
+int log_open_access(const char *path)
+{
+    if (path && strcmp(path, "off") == 0) {
+        access_off = 1;
+        return 0;
+    }
+    return open_log(path, &access_fp);
+}
+
+void log_close(void)
+{
+    if (error_fp)
+        fclose(error_fp);
+    if (access_fp)
+        fclose(access_fp);
+    error_fp = access_fp = NULL;
+}
+
+void log_write(enum log_level level, const char *fmt, ...)
+{
+    char line[2048];
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    size_t n = strftime(line, sizeof(line), "%Y/%m/%d %H:%M:%S ", &tm);
+    n += (size_t)snprintf(line + n, sizeof(line) - n, "[%s] ", level_names[level]);
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
+    va_end(ap);
+    if (m < 0)
+        return;
+    n += (size_t)m < sizeof(line) - n - 1 ? (size_t)m : sizeof(line) - n - 2;
+    line[n++] = '\n';
+    pthread_mutex_lock(&log_lock);
+    FILE *f = error_fp ? error_fp : stderr;
+    fwrite(line, 1, n, f);
+    fflush(f);
+    pthread_mutex_unlock(&log_lock);
+}
+
+int log_access_enabled(void)
+{
+    return !access_off;
+}
+
+void log_access_line(const char *line, size_t len)
+{
+    if (access_off)
+        return;
+    pthread_mutex_lock(&log_lock);
+    FILE *f = access_fp ? access_fp : stdout;
+    fwrite(line, 1, len, f);
+    fputc('\n', f);
+    fflush(f);
+    pthread_mutex_unlock(&log_lock);
+}
+
+void log_time_local(char *out, size_t cap)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(out, cap, "%d/%b/%Y:%H:%M:%S %z", &tm);
+}
