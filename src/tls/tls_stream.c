@@ -1,0 +1,174 @@
+/* TLS stream operations: SSL_read_ex/SSL_write_ex mapped onto the stream contract. */
+#include "tls/tls_stream.h"
+
+#include "ev/loop.h"
+
+#include <errno.h>
+#include <openssl/err.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* Maps an OpenSSL failure to the stream contract; *wait gets the fd event to wait for. */
+static int map_error(struct stream *s, int ret, unsigned *wait)
+{
+    int e = SSL_get_error(s->ssl, ret);
+    switch (e) {
+    case SSL_ERROR_WANT_READ:
+        *wait = EV_READ;
+        return STREAM_AGAIN;
+    case SSL_ERROR_WANT_WRITE:
+        *wait = EV_WRITE;
+        return STREAM_AGAIN;
+    case SSL_ERROR_ZERO_RETURN:
+        return 0;
+    case SSL_ERROR_SYSCALL:
+        ERR_clear_error();
+        if (errno == 0)
+            return 0; /* EOF without close_notify: browsers do it; treated as EOF */
+        s->err = stream_errno_reason(errno);
+        return STREAM_ERR;
+    default: {
+        unsigned long code = ERR_peek_error();
+        int reason = ERR_GET_REASON(code);
+        if (reason == SSL_R_WRONG_VERSION_NUMBER || reason == SSL_R_HTTP_REQUEST)
+            s->err = "TLS handshake failed: the client did not speak TLS";
+        else if (reason == SSL_R_UNSUPPORTED_PROTOCOL || reason == SSL_R_NO_PROTOCOLS_AVAILABLE)
+            s->err = "TLS handshake failed: protocol version not accepted (TLS 1.2/1.3 only)";
+        else if (reason == SSL_R_NO_SHARED_CIPHER)
+            s->err = "TLS handshake failed: no shared cipher";
+        else if (ERR_GET_LIB(code) == ERR_LIB_SSL && reason >= 1000)
+            s->err = "TLS alert from peer";
+        else
+            s->err = "TLS protocol error";
+        ERR_clear_error();
+        return STREAM_ERR;
+    }
+    }
+}
+
+static ssize_t tls_read(struct stream *s, void *p, size_t n)
+{
+    size_t got = 0;
+    errno = 0;
+    int r = SSL_read_ex(s->ssl, p, n, &got);
+    if (r == 1)
+        return (ssize_t)got;
+    return map_error(s, r, &s->rd_wait);
+}
+
+static ssize_t tls_write(struct stream *s, const void *p, size_t n)
+{
+    size_t put = 0;
+    errno = 0;
+    int r = SSL_write_ex(s->ssl, p, n, &put);
+    if (r == 1)
+        return (ssize_t)put;
+    int m = map_error(s, r, &s->wr_wait);
+    if (m == 0) {
+        s->err = "peer closed the TLS connection";
+        return STREAM_ERR;
+    }
+    return m;
+}
+
+static int tls_handshake(struct stream *s)
+{
+    errno = 0;
+    int r = SSL_do_handshake(s->ssl);
+    if (r == 1)
+        return 0;
+    unsigned wait = EV_READ;
+    int m = map_error(s, r, &wait);
+    if (m == STREAM_AGAIN) {
+        s->rd_wait = wait;
+        return STREAM_AGAIN;
+    }
+    if (m == 0)
+        s->err = "peer closed the connection during the TLS handshake";
+    return STREAM_ERR;
+}
+
+static int tls_shutdown_write(struct stream *s)
+{
+    errno = 0;
+    /* close_notify first (0 or 1 both mean it was sent), then the TCP FIN. */
+    int r = SSL_shutdown(s->ssl);
+    if (r < 0) {
+        unsigned wait = EV_WRITE;
+        int m = map_error(s, r, &wait);
+        if (m == STREAM_AGAIN) {
+            s->wr_wait = wait;
+            return STREAM_AGAIN;
+        }
+    }
+    if (shutdown(s->fd, SHUT_WR) < 0 && errno != ENOTCONN) {
+        s->err = stream_errno_reason(errno);
+        return STREAM_ERR;
+    }
+    return 0;
+}
+
+static void tls_close(struct stream *s)
+{
+    SSL_free(s->ssl);
+    s->ssl = NULL;
+    close(s->fd);
+    s->fd = -1;
+}
+
+const struct stream_ops tls_stream_ops = {
+    .read = tls_read,
+    .write = tls_write,
+    .handshake = tls_handshake,
+    .shutdown_write = tls_shutdown_write,
+    .close = tls_close,
+};
+
+static int init_common(struct stream *s, int fd, SSL_CTX *ctx)
+{
+    *s = (struct stream){ .ops = &tls_stream_ops, .fd = fd, .rd_wait = EV_READ,
+                          .wr_wait = EV_WRITE };
+    SSL *ssl = SSL_new(ctx);
+    if (!ssl || SSL_set_fd(ssl, fd) != 1) {
+        SSL_free(ssl);
+        ERR_clear_error();
+        s->ops = &stream_plain_ops;
+        return -1;
+    }
+    s->ssl = ssl;
+    return 0;
+}
+
+int tls_stream_init_server(struct stream *s, int fd, SSL_CTX *ctx)
+{
+    if (init_common(s, fd, ctx) < 0)
+        return -1;
+    SSL_set_accept_state(s->ssl);
+    return 0;
+}
+
+int tls_stream_init_client(struct stream *s, int fd, SSL_CTX *ctx, const char *server_name)
+{
+    if (init_common(s, fd, ctx) < 0)
+        return -1;
+    SSL_set_connect_state(s->ssl);
+    if (server_name && server_name[0] && server_name[0] != '[' &&
+        !(server_name[0] >= '0' && server_name[0] <= '9'))
+        SSL_set_tlsext_host_name(s->ssl, server_name);
+    return 0;
+}
+
+bool tls_stream_pending(const struct stream *s)
+{
+    return s->ssl && SSL_has_pending(s->ssl);
+}
+
+const char *tls_stream_version(const struct stream *s)
+{
+    return s->ssl ? SSL_get_version(s->ssl) : "plain";
+}
+
+bool tls_stream_resumed(const struct stream *s)
+{
+    return s->ssl && SSL_session_reused(s->ssl);
+}
