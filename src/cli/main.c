@@ -1,0 +1,49 @@
+/* wssgate's entry point: picks the subcommand. */
+#include "cli/cmd.h"
+
+#include <openssl/ssl.h>
+#include <stdio.h>
+#include <string.h>
+
+#define WSSGATE_VERSION "0.1.0"
+
+static void usage(FILE *f)
+{
+    fputs("wssgate " WSSGATE_VERSION " — wss:// in front of your ws:// service\n\n"
+          "usage:\n"
+          "  wssgate proxy --from https://HOST:PORT --to ws://127.0.0.1:9502   one-line wss\n"
+          "  wssgate demo                         local CA, chat page and chat backend\n"
+          "  wssgate version\n\n"
+          "not built yet: -c FILE (nginx-dialect config), -t, -s reload|stop, cert, doctor\n"
+          "run 'wssgate proxy --help' or 'wssgate demo --help' for their options\n",
+          f);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "proxy") == 0)
+        return cmd_proxy(argc - 2, argv + 2);
+    if (strcmp(cmd, "demo") == 0)
+        return cmd_demo(argc - 2, argv + 2);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("wssgate %s (%s)\n", WSSGATE_VERSION, OpenSSL_version(OPENSSL_VERSION));
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "-c") == 0 || strcmp(cmd, "-t") == 0 || strcmp(cmd, "-s") == 0 ||
+        strcmp(cmd, "run") == 0 || strcmp(cmd, "cert") == 0 || strcmp(cmd, "doctor") == 0) {
+        fprintf(stderr, "wssgate: '%s' is not built yet (see README, \"Not built yet\")\n", cmd);
+        return 2;
+    }
+    fprintf(stderr, "wssgate: unknown command \"%s\"\n\n", cmd);
+    usage(stderr);
+    return 2;
+}

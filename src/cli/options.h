@@ -1,0 +1,32 @@
+/* Command-line parsing shared by the subcommands: "--name value" / "--name=value" options,
+ * durations ("10s", "500ms", "1h") and sizes ("1m", "16k"), and the common server flags. */
+#ifndef WSSGATE_CLI_OPTIONS_H
+#define WSSGATE_CLI_OPTIONS_H
+
+#include "app/server.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Parses "1500ms", "10s", "5m", "1h" or a bare number of seconds into milliseconds. */
+int opt_duration_ms(const char *s, unsigned *ms);
+/* Parses "1048576", "16k", "1m", "1g" into bytes. */
+int opt_size(const char *s, uint64_t *bytes);
+
+/* Iterates over argv: *name gets the option name without dashes, *value its value (from
+ * "=value" or the next argument) or NULL for a flag. Returns 1 for an option, 0 at the end,
+ * -1 for a positional argument or a missing value (message printed). */
+struct opt_iter {
+    int argc, i;
+    char **argv;
+};
+int opt_next(struct opt_iter *it, const char **name, const char **value, bool takes_value(const char *));
+
+/* The server flags every subcommand has: timeouts, limits, logs, workers. Returns 1 when name
+ * was one of them (applied), 0 when not, -1 on a bad value (message printed). */
+int opt_common(struct proxy_settings *ps, int *workers, const char *name, const char *value);
+bool opt_common_takes_value(const char *name);
+void opt_common_help(void);
+void opt_defaults(struct proxy_settings *ps);
+
+#endif

@@ -1,0 +1,328 @@
+/* The WebSocket tunnel after a valid 101: bytes both ways through one bounded buffer per
+ * direction (client→backend in c->in, backend→client in c->up.in), half-close propagated,
+ * frame boundaries tracked so a graceful stop can send close 1001 without cutting a frame. */
+#include "proxy/conn.h"
+
+#include "core/container.h"
+#include "obs/log.h"
+#include "ws/ws_frame.h"
+
+#include <openssl/rand.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PUMP_ROUNDS 16
+/* After sending our close frames on a graceful stop: how long peers get to answer. */
+#define DRAIN_GRACE_MS 1000
+
+/* ---- frame tracking: headers are decoded as they pass, payload is skipped ---- */
+
+static size_t header_need(const struct ws_track *t)
+{
+    if (t->hdr_len < 2)
+        return 2;
+    size_t n = 2;
+    unsigned len7 = t->hdr[1] & 0x7f;
+    if (len7 == 126)
+        n += 2;
+    else if (len7 == 127)
+        n += 8;
+    if (t->hdr[1] & 0x80)
+        n += 4;
+    return n;
+}
+
+static void track(struct ws_track *t, const uint8_t *p, size_t n)
+{
+    while (n && !t->lost) {
+        if (t->left) {
+            size_t k = t->left < n ? (size_t)t->left : n;
+            t->left -= k;
+            p += k;
+            n -= k;
+            continue;
+        }
+        size_t need = header_need(t);
+        while (t->hdr_len < need && n) {
+            t->hdr[t->hdr_len++] = *p++;
+            n--;
+            need = header_need(t);
+        }
+        if (t->hdr_len < need)
+            return;
+        struct ws_frame_hdr h;
+        if (ws_frame_parse(t->hdr, t->hdr_len, &h) < 0) {
+            t->lost = true;
+            return;
+        }
+        t->left = h.payload_len;
+        t->hdr_len = 0;
+        t->frames++;
+    }
+}
+
+static bool at_boundary(const struct ws_track *t)
+{
+    return !t->lost && t->left == 0 && t->hdr_len == 0;
+}
+
+/* How much may be read while draining: no further than the end of the current frame. */
+static size_t drain_read_limit(const struct ws_track *t)
+{
+    if (t->left)
+        return t->left;
+    if (t->hdr_len)
+        return header_need(t) - t->hdr_len;
+    return 0;
+}
+
+/* ---- the pump ---- */
+
+static void close_tunnel(struct conn *c, const char *reason)
+{
+    if (!c->close_reason)
+        c->close_reason = reason;
+    conn_abort(c, reason);
+}
+
+/* One direction's read: src into b, tracked. Returns 1 progress, 0 blocked/nothing, -1 dead. */
+static int read_side(struct conn *c, struct stream *src, struct buf *b, struct ws_track *t,
+                     bool *eof, bool draining)
+{
+    if (*eof)
+        return 0;
+    size_t limit = draining ? drain_read_limit(t) : SIZE_MAX;
+    if (limit == 0 || buf_reserve(b) < 0)
+        return 0;
+    size_t room = buf_room(b);
+    if (room == 0)
+        return 0;
+    if (room > limit)
+        room = limit;
+    ssize_t r = stream_read(src, buf_writep(b), room);
+    if (r > 0) {
+        track(t, (const uint8_t *)buf_writep(b), (size_t)r);
+        b->tail += (unsigned)r;
+        c->last_active_ms = ev_now(&c->w->loop);
+        return 1;
+    }
+    buf_release_if_empty(b);
+    if (r == STREAM_AGAIN)
+        return 0;
+    if (r == 0) {
+        *eof = true;
+        return 1;
+    }
+    close_tunnel(c, src->err ? src->err : "I/O error");
+    return -1;
+}
+
+static int client_to_backend(struct conn *c, bool draining)
+{
+    struct upstream_leg *up = &c->up;
+    int progress = 0;
+    /* A close frame we injected goes before anything else still queued. */
+    if (up->head) {
+        ssize_t r = stream_write(&up->s, up->head + up->head_off, up->head_len - up->head_off);
+        if (r == STREAM_AGAIN)
+            return 0;
+        if (r < 0) {
+            close_tunnel(c, up->s.err);
+            return -1;
+        }
+        up->head_off += (size_t)r;
+        if (up->head_off < up->head_len)
+            return 1;
+        free(up->head);
+        up->head = NULL;
+        progress = 1;
+    }
+    if (buf_len(&c->in)) {
+        ssize_t r = stream_write(&up->s, buf_readp(&c->in), buf_len(&c->in));
+        if (r == STREAM_AGAIN)
+            return progress;
+        if (r < 0) {
+            close_tunnel(c, up->s.err ? up->s.err : "backend write failed");
+            return -1;
+        }
+        c->bytes_from_client += (uint64_t)r;
+        buf_consume(&c->in, (size_t)r);
+        progress = 1;
+    }
+    if (!buf_len(&c->in) && c->client_eof && !up->shut) {
+        int r = stream_shutdown_write(&up->s);
+        if (r == STREAM_AGAIN)
+            return progress;
+        up->shut = true;
+        progress = 1;
+    }
+    bool stop = draining && c->drain_close_sent_backend;
+    if (!stop) {
+        int r = read_side(c, &c->s, &c->in, &c->trk_c2b, &c->client_eof, draining);
+        if (r < 0)
+            return -1;
+        progress |= r;
+    }
+    return progress;
+}
+
+static int backend_to_client(struct conn *c, bool draining)
+{
+    struct upstream_leg *up = &c->up;
+    int progress = 0;
+    if (buf_len(&c->out) || buf_len(&up->in)) {
+        size_t before = buf_len(&c->out);
+        ssize_t w = conn_write_client(c, buf_readp(&up->in), buf_len(&up->in));
+        if (w < 0)
+            return -1;
+        if (w > 0) {
+            buf_consume(&up->in, (size_t)w);
+            progress = 1;
+        }
+        if (buf_len(&c->out) < before)
+            progress = 1;
+    }
+    if (!buf_len(&c->out) && !buf_len(&up->in) && up->eof && !c->client_shut) {
+        int r = stream_shutdown_write(&c->s);
+        if (r == STREAM_AGAIN)
+            return progress;
+        c->client_shut = true;
+        progress = 1;
+    }
+    bool stop = draining && c->drain_close_sent_client;
+    if (!stop) {
+        int r = read_side(c, &up->s, &up->in, &c->trk_b2c, &up->eof, draining);
+        if (r < 0)
+            return -1;
+        progress |= r;
+    }
+    return progress;
+}
+
+/* On a graceful stop: once a direction is flushed and between frames, queue close 1001. */
+static void inject_closes(struct conn *c)
+{
+    uint8_t frame[140];
+    if (!c->drain_close_sent_client && !buf_len(&c->out) && !buf_len(&c->up.in) &&
+        at_boundary(&c->trk_b2c) && !c->up.eof) {
+        size_t n = ws_close_frame(frame, 1001, "server shutting down", NULL);
+        buf_append(&c->out, frame, n);
+        c->drain_close_sent_client = true;
+    }
+    if (!c->drain_close_sent_backend && !buf_len(&c->in) && !c->up.head &&
+        at_boundary(&c->trk_c2b) && !c->client_eof) {
+        uint8_t mask[4] = { 0x5a, 0xc3, 0x96, 0x2e };
+        RAND_bytes(mask, sizeof(mask)); /* a fresh mask, as a client must use */
+        size_t n = ws_close_frame(frame, 1001, "server shutting down", mask);
+        c->up.head = malloc(n);
+        if (c->up.head) {
+            memcpy(c->up.head, frame, n);
+            c->up.head_len = n;
+            c->up.head_off = 0;
+        }
+        c->drain_close_sent_backend = true;
+    }
+}
+
+static bool tunnel_finished(const struct conn *c)
+{
+    bool c2b_done = c->client_eof && !buf_len(&c->in) && c->up.shut;
+    bool b2c_done = c->up.eof && !buf_len(&c->up.in) && !buf_len(&c->out) && c->client_shut;
+    return c2b_done && b2c_done;
+}
+
+static void update_interest(struct conn *c)
+{
+    struct upstream_leg *up = &c->up;
+    bool draining = c->w->draining && ev_now(&c->w->loop) >= c->w->drain_deadline;
+    unsigned cw = 0, uw = 0;
+    if (buf_len(&c->out) || buf_len(&up->in) || (up->eof && !c->client_shut))
+        cw |= c->s.wr_wait;
+    if (!c->client_eof && buf_room(&c->in) > 0 && !(draining && c->drain_close_sent_backend))
+        cw |= c->s.rd_wait;
+    if (buf_len(&c->in) || up->head || (c->client_eof && !up->shut))
+        uw |= up->s.wr_wait;
+    if (!up->eof && buf_room(&up->in) > 0 && !(draining && c->drain_close_sent_client))
+        uw |= up->s.rd_wait;
+    if (ev_io_set(&c->w->loop, &c->io, cw) < 0 || ev_io_set(&c->w->loop, &up->io, uw) < 0)
+        close_tunnel(c, "epoll failed");
+}
+
+static void pump_again(struct ev_loop *loop, struct ev_defer *d)
+{
+    (void)loop;
+    struct conn *c = container_of(d, struct conn, resume);
+    if (!c->freed && c->phase == PH_TUNNEL)
+        tunnel_on_event(c);
+}
+
+void tunnel_on_event(struct conn *c)
+{
+    bool draining = c->w->draining && ev_now(&c->w->loop) >= c->w->drain_deadline;
+    for (int round = 0; round < PUMP_ROUNDS; round++) {
+        if (draining)
+            inject_closes(c);
+        int a = client_to_backend(c, draining);
+        if (a < 0 || c->freed)
+            return;
+        int b = backend_to_client(c, draining);
+        if (b < 0 || c->freed)
+            return;
+        if (tunnel_finished(c)) {
+            close_tunnel(c, draining ? "closed 1001: server shutting down" : "both sides closed");
+            return;
+        }
+        if (!a && !b) {
+            update_interest(c);
+            return;
+        }
+    }
+    update_interest(c);
+    c->resume.cb = pump_again;
+    ev_defer_queue(&c->w->loop, &c->resume);
+}
+
+void tunnel_start(struct conn *c)
+{
+    c->phase = PH_TUNNEL;
+    c->bytes_to_client = 0;
+    c->bytes_from_client = 0;
+    /* Bytes that arrived behind the 101 (either way) are the first frames: track them too. */
+    if (buf_len(&c->up.in))
+        track(&c->trk_b2c, (const uint8_t *)buf_readp(&c->up.in), buf_len(&c->up.in));
+    if (buf_len(&c->in))
+        track(&c->trk_c2b, (const uint8_t *)buf_readp(&c->in), buf_len(&c->in));
+    c->last_active_ms = ev_now(&c->w->loop);
+    ev_timer_start(&c->w->loop, &c->timer, c->w->ps->tunnel_idle_ms);
+    tunnel_on_event(c);
+}
+
+void tunnel_on_timeout(struct conn *c)
+{
+    uint64_t now = ev_now(&c->w->loop);
+    if (c->w->draining && now >= c->w->drain_deadline) {
+        if (now >= c->w->drain_deadline + DRAIN_GRACE_MS) {
+            close_tunnel(c, "closed 1001: server shutting down");
+            return;
+        }
+        ev_timer_start(&c->w->loop, &c->timer, 100);
+        tunnel_on_event(c);
+        return;
+    }
+    uint64_t idle = now - c->last_active_ms;
+    if (idle >= c->w->ps->tunnel_idle_ms) {
+        close_tunnel(c, "idle timeout");
+        return;
+    }
+    uint64_t next = c->w->ps->tunnel_idle_ms - idle;
+    if (c->w->draining && c->w->drain_deadline - now < next)
+        next = c->w->drain_deadline - now;
+    ev_timer_start(&c->w->loop, &c->timer, next);
+}
+
+void tunnel_drain(struct conn *c)
+{
+    uint64_t now = ev_now(&c->w->loop);
+    uint64_t at = c->w->drain_deadline > now ? c->w->drain_deadline - now : 0;
+    ev_timer_start(&c->w->loop, &c->timer, at);
+}
