@@ -23,6 +23,7 @@
 #include "http/h1_parse.h"
 #include "net/addr.h"
 #include "net/stream.h"
+#include "ws/ws_track.h"
 
 #include <openssl/ssl.h>
 #include <stdint.h>
@@ -64,16 +65,6 @@ struct conn_worker {
 };
 
 enum conn_phase { PH_TLS_HANDSHAKE, PH_READ_HEAD, PH_RESPOND, PH_FORWARD, PH_TUNNEL, PH_CLOSING };
-
-/* Frame-boundary tracking of one tunnel direction: frame headers are read as they pass so the
- * gateway knows where it may inject a close frame; payload is never copied or unmasked. */
-struct ws_track {
-    uint64_t left;    /* payload bytes of the current frame still to pass */
-    uint8_t hdr[14];  /* a frame header split across reads */
-    uint8_t hdr_len;
-    bool lost;        /* saw bytes that are not WebSocket frames: never inject */
-    uint64_t frames;
-};
 
 struct upstream_leg {
     struct stream s;

@@ -131,13 +131,17 @@ static void upstream_failed(struct conn *c, int status, const char *what)
 
 static void connect_failed(struct conn *c, int err)
 {
-    char what[256];
+    const struct upstream_target *t = c->loc->target;
+    char msg[512];
+    bool ws = c->is_ws || strncmp(t->url, "ws", 2) == 0;
     if (err == ECONNREFUSED)
-        snprintf(what, sizeof(what), "refused the connection — is the %s service running?",
-                 c->is_ws ? "WebSocket" : "backend");
+        snprintf(msg, sizeof(msg), "connection to %s refused — is the %s service running?",
+                 t->url, ws ? "WebSocket" : "backend");
     else
-        snprintf(what, sizeof(what), "could not be reached: %s", stream_errno_reason(err));
-    upstream_failed(c, 502, what);
+        snprintf(msg, sizeof(msg), "connection to %s failed: %s", t->url,
+                 stream_errno_reason(err));
+    log_error("%s (client %s, request \"%s\")", msg, c->peer_ip, c->req_line);
+    conn_fail(c, 502, msg);
 }
 
 void forward_start(struct conn *c, const struct h1_request *req)

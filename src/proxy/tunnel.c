@@ -6,6 +6,7 @@
 #include "core/container.h"
 #include "obs/log.h"
 #include "ws/ws_frame.h"
+#include "ws/ws_track.h"
 
 #include <openssl/rand.h>
 #include <stdlib.h>
@@ -14,67 +15,6 @@
 #define PUMP_ROUNDS 16
 /* After sending our close frames on a graceful stop: how long peers get to answer. */
 #define DRAIN_GRACE_MS 1000
-
-/* ---- frame tracking: headers are decoded as they pass, payload is skipped ---- */
-
-static size_t header_need(const struct ws_track *t)
-{
-    if (t->hdr_len < 2)
-        return 2;
-    size_t n = 2;
-    unsigned len7 = t->hdr[1] & 0x7f;
-    if (len7 == 126)
-        n += 2;
-    else if (len7 == 127)
-        n += 8;
-    if (t->hdr[1] & 0x80)
-        n += 4;
-    return n;
-}
-
-static void track(struct ws_track *t, const uint8_t *p, size_t n)
-{
-    while (n && !t->lost) {
-        if (t->left) {
-            size_t k = t->left < n ? (size_t)t->left : n;
-            t->left -= k;
-            p += k;
-            n -= k;
-            continue;
-        }
-        size_t need = header_need(t);
-        while (t->hdr_len < need && n) {
-            t->hdr[t->hdr_len++] = *p++;
-            n--;
-            need = header_need(t);
-        }
-        if (t->hdr_len < need)
-            return;
-        struct ws_frame_hdr h;
-        if (ws_frame_parse(t->hdr, t->hdr_len, &h) < 0) {
-            t->lost = true;
-            return;
-        }
-        t->left = h.payload_len;
-        t->hdr_len = 0;
-        t->frames++;
-    }
-}
-
-static bool at_boundary(const struct ws_track *t)
-{
-    return !t->lost && t->left == 0 && t->hdr_len == 0;
-}
-
-/* How much may be read while draining: no further than the end of the current frame. */
-static size_t drain_read_limit(const struct ws_track *t)
-{
-    if (t->left)
-        return t->left;
-    if (t->hdr_len)
-        return header_need(t) - t->hdr_len;
-    return 0;
-}
 
 /* ---- the pump ---- */
 
@@ -91,7 +31,7 @@ static int read_side(struct conn *c, struct stream *src, struct buf *b, struct w
 {
     if (*eof)
         return 0;
-    size_t limit = draining ? drain_read_limit(t) : SIZE_MAX;
+    uint64_t limit = draining ? ws_track_to_boundary(t) : UINT64_MAX;
     if (limit == 0 || buf_reserve(b) < 0)
         return 0;
     size_t room = buf_room(b);
@@ -101,7 +41,7 @@ static int read_side(struct conn *c, struct stream *src, struct buf *b, struct w
         room = limit;
     ssize_t r = stream_read(src, buf_writep(b), room);
     if (r > 0) {
-        track(t, (const uint8_t *)buf_writep(b), (size_t)r);
+        ws_track_feed(t, (const uint8_t *)buf_writep(b), (size_t)r);
         b->tail += (unsigned)r;
         c->last_active_ms = ev_now(&c->w->loop);
         return 1;
@@ -204,13 +144,13 @@ static void inject_closes(struct conn *c)
 {
     uint8_t frame[140];
     if (!c->drain_close_sent_client && !buf_len(&c->out) && !buf_len(&c->up.in) &&
-        at_boundary(&c->trk_b2c) && !c->up.eof) {
+        ws_track_at_boundary(&c->trk_b2c) && !c->up.eof) {
         size_t n = ws_close_frame(frame, 1001, "server shutting down", NULL);
         buf_append(&c->out, frame, n);
         c->drain_close_sent_client = true;
     }
     if (!c->drain_close_sent_backend && !buf_len(&c->in) && !c->up.head &&
-        at_boundary(&c->trk_c2b) && !c->client_eof) {
+        ws_track_at_boundary(&c->trk_c2b) && !c->client_eof) {
         uint8_t mask[4] = { 0x5a, 0xc3, 0x96, 0x2e };
         RAND_bytes(mask, sizeof(mask)); /* a fresh mask, as a client must use */
         size_t n = ws_close_frame(frame, 1001, "server shutting down", mask);
@@ -289,9 +229,9 @@ void tunnel_start(struct conn *c)
     c->bytes_from_client = 0;
     /* Bytes that arrived behind the 101 (either way) are the first frames: track them too. */
     if (buf_len(&c->up.in))
-        track(&c->trk_b2c, (const uint8_t *)buf_readp(&c->up.in), buf_len(&c->up.in));
+        ws_track_feed(&c->trk_b2c, (const uint8_t *)buf_readp(&c->up.in), buf_len(&c->up.in));
     if (buf_len(&c->in))
-        track(&c->trk_c2b, (const uint8_t *)buf_readp(&c->in), buf_len(&c->in));
+        ws_track_feed(&c->trk_c2b, (const uint8_t *)buf_readp(&c->in), buf_len(&c->in));
     c->last_active_ms = ev_now(&c->w->loop);
     ev_timer_start(&c->w->loop, &c->timer, c->w->ps->tunnel_idle_ms);
     tunnel_on_event(c);
