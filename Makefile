@@ -3,7 +3,8 @@
 #   make asan     ASan+UBSan build: build-asan/wssgate (used by the tests)
 #   make test     installs what is missing, then unit, fuzz replay, integration and browser tests
 #   make run      installs what is missing, builds, starts the demo
-#   make fuzz     libFuzzer targets (clang), each run for FUZZ_SECONDS
+#   make fuzz     libFuzzer targets (clang), each run for FUZZ_SECONDS; new inputs go to
+#                 build-fuzz/corpus/ (copy the interesting ones to tests/fuzz/corpus/ by hand)
 #   make format   clang-format over the tree
 
 BUILD    ?= build
@@ -68,8 +69,8 @@ fuzz-build:
 FUZZ_SECONDS ?= 60
 fuzz: fuzz-build
 	for f in $(FUZZ_SRC); do \
-	  n=$$(basename $$f .c); mkdir -p tests/fuzz/corpus/$$n; \
-	  build-fuzz/bin/$$n -max_total_time=$(FUZZ_SECONDS) -timeout=5 tests/fuzz/corpus/$$n || exit 1; \
+	  n=$$(basename $$f .c); mkdir -p build-fuzz/corpus/$$n tests/fuzz/corpus/$$n; \
+	  build-fuzz/bin/$$n -max_total_time=$(FUZZ_SECONDS) -timeout=5 build-fuzz/corpus/$$n tests/fuzz/corpus/$$n || exit 1; \
 	done
 
 deps:

@@ -4,6 +4,7 @@
 #include <openssl/ssl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #define WSSGATE_VERSION "0.1.0"
 
@@ -19,8 +20,20 @@ static void usage(FILE *f)
           f);
 }
 
+/* Each tunnel needs two descriptors: take the whole hard limit, as nginx's
+ * worker_rlimit_nofile would, instead of the distribution's small soft default. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
 int main(int argc, char **argv)
 {
+    raise_fd_limit();
     if (argc < 2) {
         usage(stderr);
         return 2;
