@@ -134,10 +134,10 @@ static int start_line(struct ctx *x, size_t *pos, struct str *line)
         size_t end = min_size(x->end, cap);
         int r = find_line(x->buf, p, end, &eol);
         if (r < 0)
-            return fail(x, 400, "bare CR or LF in request line");
+            return fail(x, 400, x->resp ? "bare CR or LF in status line" : "bare CR or LF in request line");
         if (r == 0) {
             if (end == cap)
-                return fail(x, 414, "request line too long");
+                return fail(x, 414, x->resp ? "status line too long" : "request line too long");
             return line_cut(x);
         }
         if (eol > p || x->resp)
