@@ -23,6 +23,8 @@
 
 struct worker {
     struct conn_worker cw;
+    struct ev_timer accept_pause;  /* out of descriptors: listeners rest, then resume */
+    uint64_t emfile_logged_ms;
     const struct app_config *cfg;
     pthread_t thread;
     int id;
@@ -42,6 +44,35 @@ int app_default_workers(void)
     return n > 0 ? (int)n : 1;
 }
 
+static void set_listeners(struct worker *w, unsigned want)
+{
+    for (size_t i = 0; i < w->cfg->nlisteners; i++)
+        if (w->lfds[i] >= 0)
+            ev_io_set(&w->cw.loop, &w->lio[i], want);
+}
+
+static void on_accept_resume(struct ev_loop *loop, struct ev_timer *t)
+{
+    (void)loop;
+    struct worker *w = container_of(t, struct worker, accept_pause);
+    if (!w->cw.draining)
+        set_listeners(w, EV_READ);
+}
+
+/* Out of descriptors: a level-triggered listener would wake the loop for ever, so listeners
+ * rest for a moment and the warning is written at most once a minute. */
+static void pause_accepting(struct worker *w, int err)
+{
+    uint64_t now = ev_now(&w->cw.loop);
+    if (!w->emfile_logged_ms || now - w->emfile_logged_ms > 60000) {
+        log_warn("cannot accept connections: %s; %zu open on this worker. Raise the open-file "
+                 "limit (ulimit -n) or lower the load", strerror(err), w->cw.nconns);
+        w->emfile_logged_ms = now;
+    }
+    set_listeners(w, 0);
+    ev_timer_start(&w->cw.loop, &w->accept_pause, 200);
+}
+
 static void on_accept(struct ev_loop *loop, struct ev_io *io, unsigned events)
 {
     (void)events;
@@ -51,8 +82,8 @@ static void on_accept(struct ev_loop *loop, struct ev_io *io, unsigned events)
         struct net_addr peer;
         int fd = sock_accept(io->fd, &peer);
         if (fd < 0) {
-            if (errno == EMFILE || errno == ENFILE)
-                log_warn("cannot accept a connection: too many open files (raise the file limit)");
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                pause_accepting(w, errno);
             return;
         }
         conn_accept(&w->cw, fd, &peer, &w->cfg->listeners[i].cl);
@@ -98,6 +129,7 @@ static void on_wake(struct ev_loop *loop, struct ev_io *io, unsigned events)
         return;
     uint64_t now = ev_now(loop);
     if (!w->cw.draining) {
+        ev_timer_stop(loop, &w->accept_pause);
         close_listeners(w);
         w->cw.draining = true;
         w->cw.drain_deadline = now + w->cfg->ps.drain_ms;
@@ -191,6 +223,7 @@ static struct worker *make_workers(const struct app_config *cfg, int n, char *er
         w->cw.loop.data = w;
         w->cw.loop.on_wake = on_wake;
         ev_timer_init(&w->stop_timer, on_stop_timer);
+        ev_timer_init(&w->accept_pause, on_accept_resume);
     }
     return ws;
 oom:

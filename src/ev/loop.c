@@ -82,6 +82,15 @@ int ev_io_set(struct ev_loop *loop, struct ev_io *io, unsigned want)
     io->want = want;
     if (io->added && io->armed == want)
         return 0;
+    if (want == 0) {
+        /* Removed rather than modified to an empty set: epoll still reports EPOLLERR and
+         * EPOLLHUP for an fd with no interest, which would wake the loop for nothing. */
+        if (io->added && epoll_ctl(loop->epfd, EPOLL_CTL_DEL, io->fd, NULL) < 0)
+            return -1;
+        io->added = false;
+        io->armed = 0;
+        return 0;
+    }
     struct epoll_event ev = { .data.ptr = io };
     if (want & EV_READ)
         ev.events |= EPOLLIN | EPOLLRDHUP;
@@ -223,15 +232,18 @@ void ev_defer_queue(struct ev_loop *loop, struct ev_defer *d)
     loop->defer_tail = &d->next;
 }
 
+/* Runs what was queued before this call; work queued meanwhile waits for the next turn, so a
+ * connection that re-queues itself cannot keep the loop from polling. */
 static void run_deferred(struct ev_loop *loop)
 {
-    while (loop->defer_head) {
-        struct ev_defer *d = loop->defer_head;
-        loop->defer_head = d->next;
-        if (!loop->defer_head)
-            loop->defer_tail = &loop->defer_head;
+    struct ev_defer *d = loop->defer_head;
+    loop->defer_head = NULL;
+    loop->defer_tail = &loop->defer_head;
+    while (d) {
+        struct ev_defer *next = d->next;
         d->queued = false;
         d->cb(loop, d);
+        d = next;
     }
 }
 

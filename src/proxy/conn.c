@@ -4,6 +4,7 @@
 
 #include "core/container.h"
 #include "http/h1_write.h"
+#include "http/uri.h"
 #include "obs/log.h"
 #include "route/route.h"
 #include "tls/tls_stream.h"
@@ -98,9 +99,14 @@ static void respond_progress(struct conn *c);
 static void respond(struct conn *c, int status, const char *ctype, const char *body, size_t blen,
                     const char *extra_headers)
 {
-    char head[1024];
+    size_t cap = 512 + (ctype ? strlen(ctype) : 0) + (extra_headers ? strlen(extra_headers) : 0);
+    char *head = malloc(cap);
+    if (!head) {
+        conn_abort(c, static_reason_mem);
+        return;
+    }
     struct h1_writer w;
-    h1w_init(&w, head, sizeof(head));
+    h1w_init(&w, head, cap);
     h1w_cstr(&w, c->minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ");
     h1w_uint(&w, (unsigned)status);
     h1w_cstr(&w, " ");
@@ -123,8 +129,11 @@ static void respond(struct conn *c, int status, const char *ctype, const char *b
     h1w_cstr(&w, "\r\n");
     c->status = status;
     c->resp_head_sent = true;
-    if (w.overflow || buf_append(&c->out, head, w.len) < 0) {
-        conn_close(c, "response head too large");
+    int appended = w.overflow ? -1 : buf_append(&c->out, head, w.len);
+    free(head);
+    if (appended < 0) {
+        log_error("client %s: response head too large for \"%s\"", c->peer_ip, c->req_line);
+        conn_abort(c, "response head too large");
         return;
     }
     c->loc_body = NULL;
@@ -134,6 +143,7 @@ static void respond(struct conn *c, int status, const char *ctype, const char *b
         c->loc_body_left = blen;
     }
     c->phase = PH_RESPOND;
+    ev_timer_start(&c->w->loop, &c->timer, c->w->ps->send_ms);
     respond_progress(c);
 }
 
@@ -214,20 +224,29 @@ void conn_fail(struct conn *c, int status, const char *detail)
 
 /* ---- dispatch ---- */
 
+/* "GET /path HTTP/1.1" for the access log, with '"', '\\' and control bytes escaped so a
+ * request cannot forge log fields. */
 static char *format_request_line(const struct h1_request *req)
 {
     size_t tlen = req->target.len > 2048 ? 2048 : req->target.len;
-    size_t n = req->method.len + tlen + 16;
-    char *s = malloc(n);
-    if (s)
-        snprintf(s, n, "%.*s %.*s HTTP/1.%d", (int)req->method.len, req->method.p, (int)tlen,
-                 req->target.p, req->minor);
+    size_t cap = req->method.len + 4 * tlen + 16;
+    char *s = malloc(cap);
+    if (!s)
+        return NULL;
+    size_t n = (size_t)snprintf(s, cap, "%.*s ", (int)req->method.len, req->method.p);
+    for (size_t i = 0; i < tlen; i++) {
+        unsigned char ch = (unsigned char)req->target.p[i];
+        if (ch == '"' || ch == '\\' || ch < 0x20 || ch >= 0x7f)
+            n += (size_t)snprintf(s + n, cap - n, "\\x%02X", ch);
+        else
+            s[n++] = (char)ch;
+    }
+    snprintf(s + n, cap - n, " HTTP/1.%d", req->minor);
     return s;
 }
 
 static void redirect_https(struct conn *c, const struct h1_request *req)
 {
-    char extra[2300];
     struct str host = req->host;
     /* Drop the port of the Host value: the redirect names the HTTPS port explicitly. */
     const char *colon = memrchr(host.p, ':', host.len);
@@ -236,15 +255,21 @@ static void redirect_https(struct conn *c, const struct h1_request *req)
         host.len = (size_t)(colon - host.p);
     if (!host.len)
         host = STR_LIT("localhost");
-    size_t tlen = req->target.len > 2048 ? 2048 : req->target.len;
+    size_t cap = host.len + req->target.len + 64;
+    char *extra = malloc(cap);
+    if (!extra) {
+        conn_abort(c, static_reason_mem);
+        return;
+    }
     if (c->loc->redirect_port == 443)
-        snprintf(extra, sizeof(extra), "Location: https://%.*s%.*s\r\n", (int)host.len, host.p,
-                 (int)tlen, req->target.p);
+        snprintf(extra, cap, "Location: https://%.*s%.*s\r\n", (int)host.len, host.p,
+                 (int)req->target.len, req->target.p);
     else
-        snprintf(extra, sizeof(extra), "Location: https://%.*s:%d%.*s\r\n", (int)host.len,
-                 host.p, c->loc->redirect_port, (int)tlen, req->target.p);
+        snprintf(extra, cap, "Location: https://%.*s:%d%.*s\r\n", (int)host.len, host.p,
+                 c->loc->redirect_port, (int)req->target.len, req->target.p);
     static const char body[] = "<html><body>Moved to HTTPS</body></html>\n";
     respond(c, 301, "text/html", body, sizeof(body) - 1, extra);
+    free(extra);
 }
 
 /* RFC 6455 §4.2.1: decides whether a request that asks for "websocket" is a genuine opening
@@ -283,7 +308,6 @@ static void dispatch(struct conn *c, const struct h1_request *req)
     c->req_body = req->body;
     c->req_left = req->body == H1_BODY_LENGTH ? req->content_length : 0;
     c->req_done = req->body == H1_BODY_NONE;
-    h1_chunked_init(&c->req_ck);
     if (!c->req_line) {
         conn_close(c, static_reason_mem);
         return;
@@ -296,7 +320,19 @@ static void dispatch(struct conn *c, const struct h1_request *req)
         conn_fail(c, 405, "CONNECT is not supported: this is a gateway, not a forward proxy");
         return;
     }
-    c->loc = route_find(c->lst->server, req->path);
+    /* Locations match the normalized path, as in nginx: "/a/../b" is "/b", "%2e%2e" is "..",
+     * and a path that climbs above the root is refused. */
+    if (req->path.p && req->path.p[0] == '/') {
+        c->uri = malloc(req->path.len + 1);
+        long n = c->uri ? uri_normalize(req->path, c->uri, req->path.len + 1) : -1;
+        if (n < 0) {
+            conn_fail(c, 400, "invalid path (bad %-escape, NUL, or above the root)");
+            return;
+        }
+        c->uri_len = (size_t)n;
+    }
+    c->loc = route_find(c->lst->server,
+                        c->uri ? str_make(c->uri, c->uri_len) : req->path);
     if (!c->loc) {
         conn_fail(c, 404, "no location serves this path");
         return;
@@ -387,7 +423,14 @@ static void read_head(struct conn *c)
             return;
         }
         if (r == STREAM_AGAIN) {
-            ev_timer_start(&c->w->loop, &c->timer, partial ? ps->header_ms : ps->keepalive_ms);
+            /* The head timer starts with the head's first byte and is not extended by later
+             * bytes: a client sending one byte at a time still gets its 408 in time. */
+            if (partial && !c->head_timer_armed) {
+                ev_timer_start(&c->w->loop, &c->timer, ps->header_ms);
+                c->head_timer_armed = true;
+            } else if (!partial) {
+                ev_timer_start(&c->w->loop, &c->timer, ps->keepalive_ms);
+            }
             conn_update_io(c);
             return;
         }
@@ -417,21 +460,38 @@ static void handshake(struct conn *c)
 
 static void resume_next(struct ev_loop *loop, struct ev_defer *d);
 
-void conn_request_done(struct conn *c)
+/* Everything that belongs to one request goes back to its initial value here, and only here:
+ * state left over from a previous request on a keep-alive connection is how smuggling starts. */
+static void request_reset(struct conn *c)
 {
-    conn_log_access(c);
-    forward_close_upstream(c);
     free(c->req_line);
     c->req_line = NULL;
+    free(c->uri);
+    c->uri = NULL;
+    c->uri_len = 0;
     c->loc = NULL;
     c->is_ws = c->is_head = false;
     c->status = 0;
     c->resp_head_sent = c->resp_done = c->req_done = false;
+    c->req_ck_done = c->resp_ck_done = false;
     c->resp_ready = c->req_ready = 0;
     c->resp_left = c->req_left = 0;
+    c->req_body = c->resp_body = H1_BODY_NONE;
+    h1_chunked_init(&c->req_ck);
+    h1_chunked_init(&c->resp_ck);
     c->loc_body = NULL;
     c->loc_body_left = 0;
     c->bytes_to_client = c->bytes_from_client = 0;
+    c->logged = false;
+    c->head_timer_armed = false;
+    c->ws_key[0] = '\0';
+}
+
+void conn_request_done(struct conn *c)
+{
+    conn_log_access(c);
+    forward_close_upstream(c);
+    request_reset(c);
     if (!c->keep_alive || c->w->draining) {
         conn_close(c, "connection: close");
         return;
@@ -455,8 +515,9 @@ static void resume_next(struct ev_loop *loop, struct ev_defer *d)
 
 void conn_log_access(struct conn *c)
 {
-    if (!log_access_enabled() || !c->req_line)
+    if (c->logged || !log_access_enabled() || !c->req_line)
         return;
+    c->logged = true;
     char t[40], line[3072];
     log_time_local(t, sizeof(t));
     uint64_t now = ev_now(&c->w->loop);
@@ -543,6 +604,10 @@ static void closing_progress(struct conn *c)
 {
     if (buf_len(&c->out) || c->loc_body_left) {
         ssize_t r = conn_write_client(c, c->loc_body, c->loc_body_left);
+        if (r < 0) {
+            conn_abort(c, c->s.err ? c->s.err : c->close_reason);
+            return;
+        }
         if (r > 0) {
             c->loc_body += r;
             c->loc_body_left -= (size_t)r;
@@ -606,8 +671,7 @@ void conn_abort(struct conn *c, const char *reason)
     c->closing = true;
     if (!c->close_reason)
         c->close_reason = reason;
-    if (c->phase == PH_TUNNEL)
-        conn_log_access(c);
+    conn_log_access(c);
     forward_close_upstream(c);
     ev_io_remove(&c->w->loop, &c->io);
     ev_timer_stop(&c->w->loop, &c->timer);
@@ -616,13 +680,17 @@ void conn_abort(struct conn *c, const char *reason)
 
 static void on_free(struct ev_loop *loop, struct ev_defer *d)
 {
-    (void)loop;
     struct conn *c = container_of(d, struct conn, closer);
     struct conn_worker *w = c->w;
+    if (c->resume.queued) {
+        ev_defer_queue(loop, &c->closer); /* the resume runs first (and sees c->freed) */
+        return;
+    }
     stream_close(&c->s);
     buf_free(&c->in);
     buf_free(&c->out);
     free(c->req_line);
+    free(c->uri);
     free(c->detail);
     if (c->prev)
         c->prev->next = c->next;

@@ -97,9 +97,13 @@ struct conn {
     bool client_eof, client_shut, closing, freed;
     bool keep_alive;
     bool close_after_response;
+    bool logged;                 /* the access-log line of this request is written */
+    bool head_timer_armed;       /* the request-head timer runs (not re-armed per byte) */
 
     /* the request being served */
     char *req_line;             /* "GET /path HTTP/1.1" for logs (malloc) */
+    char *uri;                  /* normalized path: routing and prefix replacement use it (malloc) */
+    size_t uri_len;
     bool is_head, is_ws;
     int minor;
     char ws_key[32];

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* A pump pass stops after this many rounds so one busy connection cannot starve the others;
  * it resumes from the loop's deferred phase. */
@@ -23,14 +24,15 @@
 
 static void on_upstream_io(struct ev_loop *loop, struct ev_io *io, unsigned events);
 
-/* Request headers the gateway owns or rewrites; the client's values are not forwarded. */
+/* Request headers the gateway owns or rewrites; the client's values are not forwarded. Names
+ * with '_' are dropped too, as nginx does by default (underscores_in_headers off). */
 static bool dropped_request_header(const struct h1_request *req, struct str name)
 {
     static const struct str own[] = { STR_LIT("Host"), STR_LIT("X-Forwarded-For"),
                                       STR_LIT("X-Real-IP"), STR_LIT("X-Forwarded-Proto"),
                                       STR_LIT("Expect"), STR_LIT("Content-Length") };
-    if (h1_is_hop_by_hop(name))
-        return true;
+    if (h1_is_hop_by_hop(name) || memchr(name.p, '_', name.len))
+        return true; /* '_' names: CGI-style backends fold them onto X-Real-IP and friends */
     for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
         if (str_eq_nocase(name, own[i]))
             return true;
@@ -42,8 +44,25 @@ static bool dropped_request_header(const struct h1_request *req, struct str name
     return false;
 }
 
-/* The request-target sent upstream: unchanged, or with the location prefix replaced by the
- * target's path (nginx's proxy_pass-with-URI rule). */
+/* Appends path with the bytes a request-target cannot carry raw %-escaped (the normalized path
+ * is decoded). */
+static void write_escaped_path(struct h1_writer *w, struct str path)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < path.len; i++) {
+        unsigned char ch = (unsigned char)path.p[i];
+        if (ch <= 0x20 || ch >= 0x7f || ch == '%' || ch == '?' || ch == '#' || ch == '"') {
+            char esc[3] = { '%', hex[ch >> 4], hex[ch & 15] };
+            h1w_mem(w, esc, 3);
+        } else {
+            h1w_mem(w, (const char *)&ch, 1);
+        }
+    }
+}
+
+/* The request-target sent upstream: unchanged, or — when the target has a path — the normalized
+ * path with the location prefix replaced by the target's path (nginx's proxy_pass-with-URI
+ * rule). Normalizing first means "/x/../secret" can never leave the target's path. */
 static void write_target(struct h1_writer *w, const struct conn *c, const struct h1_request *req)
 {
     const struct upstream_target *t = c->loc->target;
@@ -51,14 +70,14 @@ static void write_target(struct h1_writer *w, const struct conn *c, const struct
         h1w_str(w, req->target);
         return;
     }
-    struct str path = req->path;
+    struct str path = c->uri ? str_make(c->uri, c->uri_len) : req->path;
     if (t->path[0]) {
         size_t plen = strlen(c->loc->prefix);
         h1w_cstr(w, t->path);
         path.p += plen <= path.len ? plen : path.len;
         path.len -= plen <= path.len ? plen : path.len;
     }
-    h1w_str(w, path);
+    write_escaped_path(w, path);
     if (req->query.p) {
         h1w_mem(w, "?", 1);
         h1w_str(w, req->query);
@@ -168,6 +187,7 @@ void forward_start(struct conn *c, const struct h1_request *req)
     }
     if (t->tls) {
         if (tls_stream_init_client(&up->s, fd, c->w->upstream_ssl, t->host) < 0) {
+            close(fd);
             upstream_failed(c, 502, "TLS setup failed (out of memory)");
             return;
         }
@@ -245,6 +265,7 @@ static int pump_request_body(struct conn *c)
             return -1;
         }
         buf_consume(&c->in, (size_t)r);
+        c->last_active_ms = ev_now(&c->w->loop);
         if (c->req_body == H1_BODY_LENGTH)
             c->req_left -= (uint64_t)r;
         else
@@ -253,6 +274,7 @@ static int pump_request_body(struct conn *c)
     if ((c->req_body == H1_BODY_LENGTH && c->req_left == 0) ||
         (c->req_body == H1_BODY_CHUNKED && c->req_ck_done && c->req_ready == 0)) {
         c->req_done = true;
+        c->last_active_ms = ev_now(&c->w->loop); /* the response is due from now on */
         return 1;
     }
     if (ready > 0)
@@ -264,6 +286,7 @@ static int pump_request_body(struct conn *c)
     if (r > 0) {
         c->in.tail += (unsigned)r;
         c->bytes_from_client += (uint64_t)r;
+        c->last_active_ms = ev_now(&c->w->loop);
         return 1;
     }
     buf_release_if_empty(&c->in);
@@ -276,10 +299,11 @@ static int pump_request_body(struct conn *c)
 
 /* ---- response: backend → client ---- */
 
-/* Response headers the gateway owns: hop-by-hop ones and those named by Connection. */
+/* Response headers the gateway owns: hop-by-hop ones, those named by Connection, and the
+ * framing (Content-Length is written by the gateway from what it relays). */
 static bool dropped_response_header(const struct h1_response *resp, struct str name)
 {
-    if (h1_is_hop_by_hop(name))
+    if (h1_is_hop_by_hop(name) || str_eq_nocase(name, STR_LIT("Content-Length")))
         return true;
     for (size_t i = 0; i < resp->nheaders; i++)
         if (str_eq_nocase(resp->headers[i].name, STR_LIT("Connection")) &&
@@ -321,6 +345,12 @@ static int send_response_head(struct conn *c, const struct h1_response *resp)
     if (resp->status == 101) {
         h1w_cstr(&w, "Upgrade: websocket\r\nConnection: Upgrade\r\n");
     } else {
+        struct str cl = h1_find_header(resp->headers, resp->nheaders, STR_LIT("Content-Length"));
+        if (resp->body == H1_BODY_LENGTH || (cl.p && resp->body == H1_BODY_NONE)) {
+            h1w_cstr(&w, "Content-Length: ");
+            h1w_uint(&w, resp->content_length);
+            h1w_mem(&w, "\r\n", 2);
+        }
         if (resp->body == H1_BODY_CHUNKED)
             h1w_cstr(&w, "Transfer-Encoding: chunked\r\n");
         if (resp->body == H1_BODY_UNTIL_CLOSE || c->w->draining || !c->req_done)
@@ -531,10 +561,10 @@ static int send_head(struct conn *c)
         return -1;
     }
     up->head_off += (size_t)r;
+    c->last_active_ms = ev_now(&c->w->loop);
     if (up->head_off == up->head_len) {
         free(up->head);
         up->head = NULL;
-        ev_timer_start(&c->w->loop, &c->timer, c->w->ps->read_ms);
     }
     return 1;
 }
@@ -589,6 +619,9 @@ static void pump_again(struct ev_loop *loop, struct ev_defer *d)
 
 void forward_on_event(struct conn *c)
 {
+    /* An interim "100 Continue" waits in `out` until the response head replaces it. */
+    if (!c->resp_head_sent && buf_len(&c->out) && conn_write_client(c, NULL, 0) < 0)
+        return;
     for (int round = 0; round < PUMP_ROUNDS; round++) {
         int p = backend_handshake(c);
         if (p >= 0)
@@ -612,6 +645,8 @@ void forward_on_event(struct conn *c)
         }
     }
     update_interest(c);
+    if (c->closing)
+        return;
     c->resume.cb = pump_again;
     ev_defer_queue(&c->w->loop, &c->resume);
 }
@@ -632,6 +667,7 @@ static void on_upstream_io(struct ev_loop *loop, struct ev_io *io, unsigned even
             return;
         }
         up->connecting = false;
+        c->last_active_ms = ev_now(&c->w->loop);
         ev_timer_start(&c->w->loop, &c->timer, c->w->ps->read_ms);
     }
     if (c->phase == PH_TUNNEL)
@@ -640,19 +676,30 @@ static void on_upstream_io(struct ev_loop *loop, struct ev_io *io, unsigned even
         forward_on_event(c);
 }
 
+/* One timer, lazily re-armed: while the request body flows, send_ms of no progress either way
+ * ends it; afterwards read_ms of backend silence. Progress only moves last_active_ms. */
 void forward_on_timeout(struct conn *c)
 {
+    const struct proxy_settings *ps = c->w->ps;
     if (c->up.connecting) {
         upstream_failed(c, 504, "did not accept the connection in time (connect timeout)");
         return;
     }
-    if (!c->resp_head_sent) {
-        upstream_failed(c, 504, "did not answer in time (read timeout)");
+    unsigned limit = c->req_done ? ps->read_ms : ps->send_ms;
+    uint64_t idle = ev_now(&c->w->loop) - c->last_active_ms;
+    if (idle < limit) {
+        ev_timer_start(&c->w->loop, &c->timer, limit - idle);
         return;
     }
-    uint64_t idle = ev_now(&c->w->loop) - c->last_active_ms;
-    if (idle < c->w->ps->read_ms) {
-        ev_timer_start(&c->w->loop, &c->timer, c->w->ps->read_ms - idle);
+    if (!c->req_done) {
+        if (buf_len(&c->in))
+            upstream_failed(c, 504, "stopped accepting the request body (send timeout)");
+        else
+            conn_fail(c, 408, "the request body did not arrive in time");
+        return;
+    }
+    if (!c->resp_head_sent) {
+        upstream_failed(c, 504, "did not answer in time (read timeout)");
         return;
     }
     conn_close(c, "backend stopped sending the response (read timeout)");

@@ -178,11 +178,15 @@ static void update_interest(struct conn *c)
     unsigned cw = 0, uw = 0;
     if (buf_len(&c->out) || buf_len(&up->in) || (up->eof && !c->client_shut))
         cw |= c->s.wr_wait;
-    if (!c->client_eof && buf_room(&c->in) > 0 && !(draining && c->drain_close_sent_backend))
+    bool c2b_may_read = !draining || (!c->drain_close_sent_backend &&
+                                      ws_track_to_boundary(&c->trk_c2b) > 0);
+    bool b2c_may_read = !draining || (!c->drain_close_sent_client &&
+                                      ws_track_to_boundary(&c->trk_b2c) > 0);
+    if (!c->client_eof && buf_room(&c->in) > 0 && c2b_may_read)
         cw |= c->s.rd_wait;
     if (buf_len(&c->in) || up->head || (c->client_eof && !up->shut))
         uw |= up->s.wr_wait;
-    if (!up->eof && buf_room(&up->in) > 0 && !(draining && c->drain_close_sent_client))
+    if (!up->eof && buf_room(&up->in) > 0 && b2c_may_read)
         uw |= up->s.rd_wait;
     if (ev_io_set(&c->w->loop, &c->io, cw) < 0 || ev_io_set(&c->w->loop, &up->io, uw) < 0)
         close_tunnel(c, "epoll failed");
@@ -218,6 +222,8 @@ void tunnel_on_event(struct conn *c)
         }
     }
     update_interest(c);
+    if (c->freed)
+        return;
     c->resume.cb = pump_again;
     ev_defer_queue(&c->w->loop, &c->resume);
 }
