@@ -14,7 +14,7 @@ CFLAGS   ?= $(OPT) -g
 WARN     := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes \
             -Wstrict-prototypes -Wpointer-arith -Wformat=2 -Wno-format-nonliteral
 CPPFLAGS += -Isrc -MMD -MP
-LDLIBS   += -lssl -lcrypto -lpthread
+LDLIBS   += -lssl -lcrypto -lpcre2-8 -lpthread
 
 SRC      := $(shell find src -name '*.c' | sort)
 MAIN_SRC := src/cli/main.c
@@ -82,8 +82,28 @@ test: deps
 run: deps $(BUILD)/wssgate
 	$(BUILD)/wssgate demo $(DEMO_ARGS)
 
-bench: deps
+# ---- bench ---------------------------------------------------------------------------------
+# `make bench`: wssgate, nginx and HAProxy side by side (bench/run; BENCH_QUICK=1 for a smoke
+# run). The load generator and the echo backend are C programs over the library's ws codec.
+BENCH_BIN := $(BUILD)/bench/wsload $(BUILD)/bench/wsecho
+BENCH_OBJ := $(BUILD)/obj/bench/wsload.o $(BUILD)/obj/bench/wsecho.o $(BUILD)/obj/bench/bench_util.o
+.SECONDARY: $(BENCH_OBJ)
+
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/obj/bench/bench_util.o $(BUILD)/libwssgate.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+.PHONY: bench-deps bench-build
+bench-deps:
+	scripts/install-deps --bench
+
+bench-build: $(BUILD)/wssgate $(BENCH_BIN)
+
+bench: bench-deps
+	$(MAKE) bench-build
 	bench/run
+# ---- end of bench ----------------------------------------------------------------------------
 
 format:
 	clang-format -i $$(find src tests bench -name '*.[ch]')

@@ -100,9 +100,10 @@ int opt_next(struct opt_iter *it, const char **name, const char **value,
     return 1;
 }
 
-void opt_defaults(struct proxy_settings *ps)
+void cli_settings_defaults(struct cli_settings *cs)
 {
-    *ps = (struct proxy_settings){
+    *cs = (struct cli_settings){ 0 };
+    cs->ps = (struct proxy_settings){
         .handshake_ms = 10000,
         .header_ms = 60000,
         .keepalive_ms = 75000,
@@ -136,12 +137,10 @@ static int bad(const char *name, const char *value, const char *want)
     return -1;
 }
 
-int opt_common(struct proxy_settings *ps, int *workers, const char *name, const char *value)
-{
-    static const struct {
-        const char *name;
-        size_t off;
-    } durations[] = {
+static const struct {
+    const char *name;
+    size_t off;
+} durations[] = {
         { "connect-timeout", offsetof(struct proxy_settings, connect_ms) },
         { "read-timeout", offsetof(struct proxy_settings, read_ms) },
         { "idle-timeout", offsetof(struct proxy_settings, tunnel_idle_ms) },
@@ -149,12 +148,17 @@ int opt_common(struct proxy_settings *ps, int *workers, const char *name, const 
         { "handshake-timeout", offsetof(struct proxy_settings, handshake_ms) },
         { "keepalive-timeout", offsetof(struct proxy_settings, keepalive_ms) },
         { "header-timeout", offsetof(struct proxy_settings, header_ms) },
-    };
+};
+
+int opt_common(struct cli_settings *cs, const char *name, const char *value)
+{
+    struct proxy_settings *ps = &cs->ps;
     for (size_t i = 0; i < sizeof(durations) / sizeof(durations[0]); i++) {
         if (strcmp(name, durations[i].name) == 0) {
             unsigned *slot = (unsigned *)(void *)((char *)ps + durations[i].off);
             if (opt_duration_ms(value, slot) < 0 || *slot == 0)
                 return bad(name, value, "expected a duration such as 30s, 500ms, 5m or 1h");
+            cs->set |= 1u << i;
             return 1;
         }
     }
@@ -162,7 +166,7 @@ int opt_common(struct proxy_settings *ps, int *workers, const char *name, const 
         uint64_t n;
         if (opt_size(value, &n) < 0 || n < 1 || n > 256)
             return bad(name, value, "expected a number of threads from 1 to 256");
-        *workers = (int)n;
+        cs->workers = (int)n;
         return 1;
     }
     if (strcmp(name, "max-body") == 0) {
@@ -203,4 +207,27 @@ void opt_common_help(void)
           "  --error-log FILE|-      error log (default: standard error)\n"
           "  --log-level LEVEL       debug, info, notice, warn, error (default notice)\n",
           stderr);
+}
+
+void cli_settings_apply(struct gen *g, const struct cli_settings *cs)
+{
+    /* Only the settings without a directive; the others are in the configuration text. */
+    static const char *const no_directive[] = { "idle-timeout", "drain-timeout",
+                                                "handshake-timeout", NULL };
+    for (size_t i = 0; i < sizeof(durations) / sizeof(durations[0]); i++) {
+        bool take = false;
+        for (size_t k = 0; no_directive[k]; k++)
+            take |= strcmp(durations[i].name, no_directive[k]) == 0;
+        if (!take && !(cs->set & (1u << i)))
+            continue;
+        unsigned *dst = (unsigned *)(void *)((char *)&g->ps + durations[i].off);
+        const unsigned *src = (const unsigned *)(const void *)((const char *)&cs->ps +
+                                                               durations[i].off);
+        *dst = *src;
+    }
+}
+
+void cli_settings_apply_fn(struct gen *g, void *cs)
+{
+    cli_settings_apply(g, cs);
 }

@@ -4,6 +4,7 @@
 #define WSSGATE_CLI_OPTIONS_H
 
 #include "app/server.h"
+#include "proxy/gen.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -22,11 +23,22 @@ struct opt_iter {
 };
 int opt_next(struct opt_iter *it, const char **name, const char **value, bool takes_value(const char *));
 
-/* The server flags every subcommand has: timeouts, limits, logs, workers. Returns 1 when name
- * was one of them (applied), 0 when not, -1 on a bad value (message printed). */
-int opt_common(struct proxy_settings *ps, int *workers, const char *name, const char *value);
+/* The server flags every subcommand has: timeouts, limits, logs, workers. `set` remembers which
+ * were given, so that they override a configuration file only where given. */
+struct cli_settings {
+    struct proxy_settings ps;
+    int workers;
+    unsigned set; /* bit per duration option, in the order of opt_common's table */
+};
+void cli_settings_defaults(struct cli_settings *cs);
+/* Returns 1 when name was one of the common options (applied), 0 when not, -1 on a bad value
+ * (message printed). */
+int opt_common(struct cli_settings *cs, const char *name, const char *value);
 bool opt_common_takes_value(const char *name);
 void opt_common_help(void);
-void opt_defaults(struct proxy_settings *ps);
+/* Copies the given timeouts into g (the ones that have no directive: handshake, drain, tunnel
+ * idle, keep-alive, head). */
+void cli_settings_apply(struct gen *g, const struct cli_settings *cs);
+void cli_settings_apply_fn(struct gen *g, void *cs);
 
 #endif

@@ -1,57 +1,56 @@
-/* Certificates, listeners and the trust banner for the commands that build a config in code. */
+/* Certificates, generated configuration text and the trust banner for quick mode and the demo. */
 #include "cli/setup.h"
 
+#include "conf/load.h"
+#include "obs/log.h"
 #include "tls/cert.h"
-#include "tls/tls_ctx.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-SSL_CTX *setup_tls(const char *host, const char *cert, const char *key, char *ca_path,
-                   size_t ca_cap)
+void text_printf(struct text *t, const char *fmt, ...)
 {
-    char err[512];
-    ca_path[0] = '\0';
-    if (cert || key) {
-        if (!cert || !key) {
-            fprintf(stderr, "wssgate: --cert and --key go together\n");
-            return NULL;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(t->p ? t->p + t->len : NULL, t->p ? t->cap - t->len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            t->failed = true;
+            return;
         }
-        SSL_CTX *ctx = tls_ctx_new_server(cert, key, err, sizeof(err));
-        if (!ctx)
-            fprintf(stderr, "wssgate: %s\n", err);
-        return ctx;
+        if (t->p && (size_t)n < t->cap - t->len) {
+            t->len += (size_t)n;
+            return;
+        }
+        size_t cap = t->cap ? t->cap * 2 : 4096;
+        while (cap < t->len + (size_t)n + 1)
+            cap *= 2;
+        char *p = realloc(t->p, cap);
+        if (!p) {
+            t->failed = true;
+            return;
+        }
+        t->p = p;
+        t->cap = cap;
     }
-    char dir[1024], cpath[1200], kpath[1200];
-    if (cert_state_dir(dir, sizeof(dir), err, sizeof(err)) < 0) {
-        fprintf(stderr, "wssgate: %s\n", err);
-        return NULL;
-    }
-    bool created = false;
-    struct cert_ca *ca = cert_ca_load_or_create(dir, &created, err, sizeof(err));
-    if (!ca) {
-        fprintf(stderr, "wssgate: %s\n", err);
-        return NULL;
-    }
-    cert_ca_path(dir, ca_path, ca_cap);
-    if (created)
-        fprintf(stderr, "wssgate: created a local certificate authority: %s\n", ca_path);
-    int rc = cert_ensure_host(ca, dir, host, cpath, sizeof(cpath), kpath, sizeof(kpath), err,
-                              sizeof(err));
-    cert_ca_free(ca);
-    if (rc < 0) {
-        fprintf(stderr, "wssgate: %s\n", err);
-        return NULL;
-    }
-    SSL_CTX *ctx = tls_ctx_new_server(cpath, kpath, err, sizeof(err));
-    if (!ctx)
-        fprintf(stderr, "wssgate: %s\n", err);
-    return ctx;
 }
 
-int setup_listen(struct app_config *cfg, const char *host, int port, SSL_CTX *ctx,
-                 const struct route_server *server)
+void text_quoted(struct text *t, const char *s)
+{
+    text_printf(t, "\"");
+    for (const char *q = s; *q; q++) {
+        if (*q == '"' || *q == '\\')
+            text_printf(t, "\\%c", *q);
+        else
+            text_printf(t, "%c", *q);
+    }
+    text_printf(t, "\"");
+}
+
+int text_listen_lines(struct text *t, const char *host, int port, bool ssl)
 {
     struct net_addr addrs[8];
     char err[512];
@@ -60,26 +59,66 @@ int setup_listen(struct app_config *cfg, const char *host, int port, SSL_CTX *ct
         fprintf(stderr, "wssgate: %s\n", n < 0 ? err : "no address to listen on");
         return -1;
     }
-    struct app_listener *l =
-        realloc(cfg->listeners, (cfg->nlisteners + (size_t)n) * sizeof(*l));
-    if (!l) {
-        fprintf(stderr, "wssgate: out of memory\n");
-        return -1;
-    }
-    cfg->listeners = l;
     for (int i = 0; i < n; i++) {
-        struct app_listener *al = &cfg->listeners[cfg->nlisteners++];
-        memset(al, 0, sizeof(*al));
-        al->addr = addrs[i];
-        al->cl.tls = ctx != NULL;
-        al->cl.ssl_ctx = ctx;
-        al->cl.port = port;
-        al->cl.server = server;
         char a[80];
         addr_format(&addrs[i], a, sizeof(a));
-        snprintf(al->url, sizeof(al->url), "%s://%s", ctx ? "https" : "http", a);
+        text_printf(t, "    listen %s%s;\n", a, ssl ? " ssl" : "");
     }
     return 0;
+}
+
+void text_free(struct text *t)
+{
+    free(t->p);
+    *t = (struct text){ 0 };
+}
+
+int setup_cert(const char *host, const char *cert, const char *key, char *cert_out,
+               size_t cert_cap, char *key_out, size_t key_cap, char *ca_path, size_t ca_cap)
+{
+    char err[512];
+    ca_path[0] = '\0';
+    if (cert || key) {
+        if (!cert || !key) {
+            fprintf(stderr, "wssgate: --cert and --key go together\n");
+            return -1;
+        }
+        snprintf(cert_out, cert_cap, "%s", cert);
+        snprintf(key_out, key_cap, "%s", key);
+        return 0;
+    }
+    char dir[1024];
+    if (cert_state_dir(dir, sizeof(dir), err, sizeof(err)) < 0) {
+        fprintf(stderr, "wssgate: %s\n", err);
+        return -1;
+    }
+    bool created = false;
+    struct cert_ca *ca = cert_ca_load_or_create(dir, &created, err, sizeof(err));
+    if (!ca) {
+        fprintf(stderr, "wssgate: %s\n", err);
+        return -1;
+    }
+    cert_ca_path(dir, ca_path, ca_cap);
+    if (created)
+        fprintf(stderr, "wssgate: created a local certificate authority: %s\n", ca_path);
+    int rc = cert_ensure_host(ca, dir, host, cert_out, cert_cap, key_out, key_cap, err,
+                              sizeof(err));
+    cert_ca_free(ca);
+    if (rc < 0)
+        fprintf(stderr, "wssgate: %s\n", err);
+    return rc;
+}
+
+struct gen *setup_load(const char *text, const char *name)
+{
+    struct load_result res;
+    struct gen *g = conf_load_string(text, name, &res);
+    for (size_t i = 0; i < res.nwarnings; i++)
+        log_warn("%s", res.warnings[i]);
+    if (!g)
+        fprintf(stderr, "wssgate: %s\n", res.error);
+    load_result_free(&res);
+    return g;
 }
 
 void setup_print_trust(const char *ca_path, const char *example_url)
@@ -97,23 +136,4 @@ void setup_print_trust(const char *ca_path, const char *example_url)
             " && update-ca-certificates\n"
             "  one command only:         curl --cacert %s %s\n\n",
             ca_path, ca_path, ca_path, ca_path, example_url);
-}
-
-void setup_free(struct app_config *cfg)
-{
-    /* Several listeners share one context: free each distinct one once. */
-    for (size_t i = 0; i < cfg->nlisteners; i++) {
-        SSL_CTX *ctx = cfg->listeners[i].cl.ssl_ctx;
-        if (!ctx)
-            continue;
-        for (size_t j = i; j < cfg->nlisteners; j++)
-            if (cfg->listeners[j].cl.ssl_ctx == ctx)
-                cfg->listeners[j].cl.ssl_ctx = NULL;
-        SSL_CTX_free(ctx);
-    }
-    free(cfg->listeners);
-    cfg->listeners = NULL;
-    cfg->nlisteners = 0;
-    SSL_CTX_free(cfg->upstream_ssl);
-    cfg->upstream_ssl = NULL;
 }

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -14,6 +15,14 @@ static FILE *error_fp;
 static FILE *access_fp;
 static int access_off;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+#define MAX_ACCESS_FILES 64
+
+static struct {
+    char *path;
+    FILE *fp;
+} access_files[MAX_ACCESS_FILES];
+static int naccess_files;
 
 static const char *const level_names[] = { "debug", "info", "notice", "warn", "error" };
 
@@ -61,6 +70,11 @@ void log_close(void)
     if (access_fp)
         fclose(access_fp);
     error_fp = access_fp = NULL;
+    for (int i = 0; i < naccess_files; i++) {
+        fclose(access_files[i].fp);
+        free(access_files[i].path);
+    }
+    naccess_files = 0;
 }
 
 void log_write(enum log_level level, const char *fmt, ...)
@@ -97,6 +111,46 @@ void log_access_line(const char *line, size_t len)
         return;
     pthread_mutex_lock(&log_lock);
     FILE *f = access_fp ? access_fp : stdout;
+    fwrite(line, 1, len, f);
+    fputc('\n', f);
+    fflush(f);
+    pthread_mutex_unlock(&log_lock);
+}
+
+int log_access_register(const char *path)
+{
+    pthread_mutex_lock(&log_lock);
+    int h = -1;
+    for (int i = 0; i < naccess_files; i++)
+        if (strcmp(access_files[i].path, path) == 0)
+            h = i;
+    if (h < 0 && naccess_files < MAX_ACCESS_FILES) {
+        FILE *f = fopen(path, "ae");
+        char *p = f ? strdup(path) : NULL;
+        if (f && p) {
+            setvbuf(f, NULL, _IOLBF, 0);
+            access_files[naccess_files].path = p;
+            access_files[naccess_files].fp = f;
+            h = naccess_files++;
+        } else if (f) {
+            fclose(f);
+            errno = ENOMEM;
+        }
+    } else if (h < 0) {
+        errno = EMFILE;
+    }
+    pthread_mutex_unlock(&log_lock);
+    return h;
+}
+
+void log_access_line_to(int handle, const char *line, size_t len)
+{
+    if (handle < 0 || handle >= naccess_files) {
+        log_access_line(line, len);
+        return;
+    }
+    pthread_mutex_lock(&log_lock);
+    FILE *f = access_files[handle].fp;
     fwrite(line, 1, len, f);
     fputc('\n', f);
     fflush(f);

@@ -35,8 +35,14 @@ void log_write(enum log_level level, const char *fmt, ...) __attribute__((format
 /* True when an access log is open. */
 int log_access_enabled(void);
 
-/* Writes one preformatted access-log line (a newline is added). */
+/* Writes one preformatted access-log line (a newline is added) to the main access log, or to
+ * the file of a handle from log_access_register (handle < 0: the main one). */
 void log_access_line(const char *line, size_t len);
+void log_access_line_to(int handle, const char *line, size_t len);
+
+/* Opens (once per path, for the life of the process) an access log named by a configuration.
+ * Returns a handle, or -1 with errno. Reloads reuse the open file of a path. */
+int log_access_register(const char *path);
 
 /* Formats the current time as nginx's $time_local: "22/Nov/2026:16:04:05 +0000" into out (≥ 32). */
 void log_time_local(char *out, size_t cap);

@@ -6,9 +6,9 @@
 #include "http/h1_write.h"
 #include "http/uri.h"
 #include "obs/log.h"
-#include "route/route.h"
+#include "proxy/gen.h"
+#include "proxy/request.h"
 #include "tls/tls_stream.h"
-#include "ws/ws_handshake.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -37,6 +37,8 @@ void conn_accept(struct conn_worker *w, int fd, const struct net_addr *peer,
     }
     c->w = w;
     c->lst = lst;
+    c->file_fd = -1;
+    gen_ref(lst->gen); /* the generation outlives every connection that started on it */
     c->peer = *peer;
     addr_ip_port((const struct sockaddr *)&peer->ss, c->peer_ip, sizeof(c->peer_ip));
     c->started_ms = c->last_active_ms = ev_now(&w->loop);
@@ -94,12 +96,22 @@ ssize_t conn_write_client(struct conn *c, const char *p, size_t n)
 
 static void respond_progress(struct conn *c);
 
-/* Queues a complete response into `out` (head and, if it fits, body). A larger body is sent
- * from body_ptr afterwards (it must outlive the connection: static or config memory). */
-static void respond(struct conn *c, int status, const char *ctype, const char *body, size_t blen,
-                    const char *extra_headers)
+/* Headers the location adds (add_header, expires): for 2xx/3xx, or `always` ones for any. */
+const char *conn_location_headers(const struct conn *c, int status)
 {
-    size_t cap = 512 + (ctype ? strlen(ctype) : 0) + (extra_headers ? strlen(extra_headers) : 0);
+    if (status >= 200 && status < 400)
+        return c->hdrs_ok;
+    return c->hdrs_always;
+}
+
+/* Queues a response head, and the body when it fits in `out` (else it is sent from body_ptr
+ * afterwards, which must outlive the connection: static or configuration memory). */
+static void respond_head(struct conn *c, int status, const char *ctype, uint64_t blen,
+                         const char *extra_headers)
+{
+    const char *loc_hdrs = conn_location_headers(c, status);
+    size_t cap = 512 + (ctype ? strlen(ctype) : 0) + (extra_headers ? strlen(extra_headers) : 0) +
+                 (loc_hdrs ? strlen(loc_hdrs) : 0);
     char *head = malloc(cap);
     if (!head) {
         conn_abort(c, static_reason_mem);
@@ -117,11 +129,15 @@ static void respond(struct conn *c, int status, const char *ctype, const char *b
         h1w_cstr(&w, ctype);
         h1w_cstr(&w, "\r\n");
     }
-    h1w_cstr(&w, "Content-Length: ");
-    h1w_uint(&w, blen);
-    h1w_cstr(&w, "\r\n");
+    if (status != 304 && status != 204) {
+        h1w_cstr(&w, "Content-Length: ");
+        h1w_uint(&w, blen);
+        h1w_cstr(&w, "\r\n");
+    }
     if (extra_headers)
         h1w_cstr(&w, extra_headers);
+    if (loc_hdrs)
+        h1w_cstr(&w, loc_hdrs);
     if (!c->keep_alive || c->close_after_response)
         h1w_cstr(&w, "Connection: close\r\n");
     else if (c->minor == 0)
@@ -134,8 +150,24 @@ static void respond(struct conn *c, int status, const char *ctype, const char *b
     if (appended < 0) {
         log_error("client %s: response head too large for \"%s\"", c->peer_ip, c->req_line);
         conn_abort(c, "response head too large");
-        return;
     }
+}
+
+void conn_respond(struct conn *c, int status, const char *ctype, const char *body, size_t blen,
+                  const char *extra_headers, bool apply_charset)
+{
+    if (c->in_error_page && c->error_status)
+        status = c->error_status;
+    char typebuf[200];
+    const char *cs = c->lc ? c->lc->charset : NULL;
+    if (apply_charset && ctype && cs && !strstr(ctype, "charset") &&
+        (strncmp(ctype, "text/html", 9) == 0 || strncmp(ctype, "text/plain", 10) == 0)) {
+        snprintf(typebuf, sizeof(typebuf), "%s; charset=%s", ctype, cs);
+        ctype = typebuf;
+    }
+    respond_head(c, status, ctype, blen, extra_headers);
+    if (c->freed)
+        return;
     c->loc_body = NULL;
     c->loc_body_left = 0;
     if (!c->is_head && blen && (blen > buf_room(&c->out) || buf_append(&c->out, body, blen) < 0)) {
@@ -147,18 +179,59 @@ static void respond(struct conn *c, int status, const char *ctype, const char *b
     respond_progress(c);
 }
 
+void conn_respond_file(struct conn *c, int status, const char *ctype, uint64_t size,
+                       const char *extra_headers)
+{
+    if (c->in_error_page && c->error_status)
+        status = c->error_status;
+    respond_head(c, status, ctype, size, extra_headers);
+    if (c->freed)
+        return;
+    c->phase = PH_RESPOND;
+    ev_timer_start(&c->w->loop, &c->timer, c->w->ps->send_ms);
+    respond_progress(c);
+}
+
+/* Moves the next piece of a file body into `out` once it is empty. */
+static int fill_from_file(struct conn *c)
+{
+    if (c->file_fd < 0 || !c->file_left || buf_len(&c->out))
+        return 0;
+    if (buf_reserve(&c->out) < 0)
+        return -1;
+    size_t want = buf_room(&c->out) < c->file_left ? buf_room(&c->out) : (size_t)c->file_left;
+    ssize_t r = read(c->file_fd, buf_writep(&c->out), want);
+    if (r <= 0) {
+        buf_release_if_empty(&c->out);
+        log_error("client %s: reading a file for \"%s\" failed: %s", c->peer_ip, c->req_line,
+                  r == 0 ? "file shrank" : strerror(errno));
+        return -1;
+    }
+    c->out.tail += (unsigned)r;
+    c->file_left -= (uint64_t)r;
+    return 1;
+}
+
 static void respond_progress(struct conn *c)
 {
     for (;;) {
+        int f = fill_from_file(c);
+        if (f < 0) {
+            conn_abort(c, "file read error");
+            return;
+        }
         ssize_t r = conn_write_client(c, c->loc_body, c->loc_body_left);
         if (r < 0)
             return;
-        if (r == 0)
+        if (r > 0) {
+            c->loc_body += r;
+            c->loc_body_left -= (size_t)r;
+            continue;
+        }
+        if (buf_len(&c->out) || !c->file_left)
             break;
-        c->loc_body += r;
-        c->loc_body_left -= (size_t)r;
     }
-    if (buf_len(&c->out) || c->loc_body_left) {
+    if (buf_len(&c->out) || c->loc_body_left || c->file_left) {
         conn_update_io(c);
         return;
     }
@@ -172,7 +245,7 @@ static void respond_progress(struct conn *c)
 
 /* ---- error responses ---- */
 
-static void error_page(struct conn *c, int status, const char *detail)
+void conn_respond_error(struct conn *c, int status, const char *detail, const char *extra)
 {
     char body[1024];
     struct h1_writer w;
@@ -192,13 +265,13 @@ static void error_page(struct conn *c, int status, const char *detail)
         h1w_cstr(&w, "</p>\n");
     }
     h1w_cstr(&w, "<hr><p>wssgate</p></body></html>\n");
-    const char *extra = NULL;
-    if (status == 426)
+    if (!extra && status == 426)
         extra = "Sec-WebSocket-Version: 13\r\nUpgrade: websocket\r\n";
-    else if (status == 405)
+    else if (!extra && status == 405)
         extra = "Allow: GET, HEAD\r\n";
-    /* The body is copied into `out` by respond(); it fits, since out is empty here. */
-    respond(c, status, "text/html; charset=utf-8", body, w.overflow ? 0 : w.len, extra);
+    /* The body is copied into `out` by conn_respond(); it fits, since out is empty here. */
+    conn_respond(c, status, "text/html; charset=utf-8", body, w.overflow ? 0 : w.len, extra,
+                 false);
 }
 
 void conn_fail(struct conn *c, int status, const char *detail)
@@ -214,12 +287,15 @@ void conn_fail(struct conn *c, int status, const char *detail)
     forward_close_upstream(c);
     c->close_after_response = true;
     c->keep_alive = false;
+    c->phase = PH_RESPOND;
     if (detail) {
         free(c->detail);
         c->detail = strdup(detail);
         c->close_reason = c->detail;
     }
-    error_page(c, status, detail);
+    if (status >= 400 && request_error_page(c, status))
+        return;
+    conn_respond_error(c, status, detail, NULL);
 }
 
 /* ---- dispatch ---- */
@@ -245,61 +321,10 @@ static char *format_request_line(const struct h1_request *req)
     return s;
 }
 
-static void redirect_https(struct conn *c, const struct h1_request *req)
-{
-    struct str host = req->host;
-    /* Drop the port of the Host value: the redirect names the HTTPS port explicitly. */
-    const char *colon = memrchr(host.p, ':', host.len);
-    const char *bracket = memrchr(host.p, ']', host.len);
-    if (colon && (!bracket || colon > bracket))
-        host.len = (size_t)(colon - host.p);
-    if (!host.len)
-        host = STR_LIT("localhost");
-    size_t cap = host.len + req->target.len + 64;
-    char *extra = malloc(cap);
-    if (!extra) {
-        conn_abort(c, static_reason_mem);
-        return;
-    }
-    if (c->loc->redirect_port == 443)
-        snprintf(extra, cap, "Location: https://%.*s%.*s\r\n", (int)host.len, host.p,
-                 (int)req->target.len, req->target.p);
-    else
-        snprintf(extra, cap, "Location: https://%.*s:%d%.*s\r\n", (int)host.len, host.p,
-                 c->loc->redirect_port, (int)req->target.len, req->target.p);
-    static const char body[] = "<html><body>Moved to HTTPS</body></html>\n";
-    respond(c, 301, "text/html", body, sizeof(body) - 1, extra);
-    free(extra);
-}
-
-/* RFC 6455 §4.2.1: decides whether a request that asks for "websocket" is a genuine opening
- * handshake. Returns 0, or the status to refuse it with and *why. */
-static int check_ws_handshake(const struct h1_request *req, struct str *key, const char **why)
-{
-    if (!str_eq(req->method, STR_LIT("GET"))) {
-        *why = "a WebSocket handshake must use GET";
-        return 400;
-    }
-    if (req->body != H1_BODY_NONE) {
-        *why = "a WebSocket handshake must not have a body";
-        return 400;
-    }
-    struct str ver = h1_find_header(req->headers, req->nheaders, STR_LIT("Sec-WebSocket-Version"));
-    if (!str_eq(str_trim_ows(ver), STR_LIT("13"))) {
-        *why = "unsupported or missing Sec-WebSocket-Version; this server speaks version 13";
-        return 426;
-    }
-    *key = str_trim_ows(h1_find_header(req->headers, req->nheaders, STR_LIT("Sec-WebSocket-Key")));
-    if (!key->p || !ws_key_valid(*key)) {
-        *why = "missing or invalid Sec-WebSocket-Key (must be 16 random bytes in base64)";
-        return 400;
-    }
-    return 0;
-}
-
+/* Sets up what outlives the head (framing, version, the request line for the log), then hands
+ * the request to the pipeline (request.c). */
 static void dispatch(struct conn *c, const struct h1_request *req)
 {
-    const struct proxy_settings *ps = c->w->ps;
     c->req_started_ms = ev_now(&c->w->loop);
     c->req_line = format_request_line(req);
     c->is_head = str_eq(req->method, STR_LIT("HEAD"));
@@ -312,66 +337,11 @@ static void dispatch(struct conn *c, const struct h1_request *req)
         conn_close(c, static_reason_mem);
         return;
     }
-    if (ps->max_body && req->body == H1_BODY_LENGTH && req->content_length > ps->max_body) {
-        conn_fail(c, 413, "request body larger than the limit");
-        return;
-    }
     if (str_eq(req->method, STR_LIT("CONNECT"))) {
         conn_fail(c, 405, "CONNECT is not supported: this is a gateway, not a forward proxy");
         return;
     }
-    /* Locations match the normalized path, as in nginx: "/a/../b" is "/b", "%2e%2e" is "..",
-     * and a path that climbs above the root is refused. */
-    if (req->path.p && req->path.p[0] == '/') {
-        c->uri = malloc(req->path.len + 1);
-        long n = c->uri ? uri_normalize(req->path, c->uri, req->path.len + 1) : -1;
-        if (n < 0) {
-            conn_fail(c, 400, "invalid path (bad %-escape, NUL, or above the root)");
-            return;
-        }
-        c->uri_len = (size_t)n;
-    }
-    c->loc = route_find(c->lst->server,
-                        c->uri ? str_make(c->uri, c->uri_len) : req->path);
-    if (!c->loc) {
-        conn_fail(c, 404, "no location serves this path");
-        return;
-    }
-    /* A request body we will not read makes the connection unusable for the next request. */
-    if (c->loc->kind != ROUTE_PROXY && req->body != H1_BODY_NONE)
-        c->close_after_response = true;
-    switch (c->loc->kind) {
-    case ROUTE_PAGE:
-        if (!c->is_head && !str_eq(req->method, STR_LIT("GET"))) {
-            conn_fail(c, 405, "this page only answers GET and HEAD");
-            return;
-        }
-        respond(c, 200, c->loc->page_type, c->loc->page, c->loc->page_len,
-                "Cache-Control: no-cache\r\n");
-        return;
-    case ROUTE_REDIRECT_HTTPS:
-        redirect_https(c, req);
-        return;
-    case ROUTE_PROXY:
-        break;
-    }
-    /* Only "Upgrade: websocket" on HTTP/1.1 with "Connection: upgrade" is a WebSocket
-     * handshake; other upgrade tokens (h2c, …) and HTTP/1.0 upgrades are served as plain HTTP
-     * (forward_start strips Upgrade and Connection). */
-    c->is_ws = req->minor == 1 && req->conn_upgrade && req->upgrade.p &&
-               h1_has_token(req->upgrade, STR_LIT("websocket"));
-    if (c->is_ws) {
-        struct str key;
-        const char *why = NULL;
-        int st = check_ws_handshake(req, &key, &why);
-        if (st) {
-            conn_fail(c, st, why);
-            return;
-        }
-        memcpy(c->ws_key, key.p, key.len);
-        c->ws_key[key.len] = '\0';
-    }
-    forward_start(c, req);
+    request_dispatch(c, req);
 }
 
 static void read_head(struct conn *c)
@@ -469,7 +439,24 @@ static void request_reset(struct conn *c)
     free(c->uri);
     c->uri = NULL;
     c->uri_len = 0;
-    c->loc = NULL;
+    free(c->args);
+    c->args = NULL;
+    c->args_len = 0;
+    free(c->hdrs_ok);
+    free(c->hdrs_always);
+    c->hdrs_ok = c->hdrs_always = NULL;
+    if (c->file_fd >= 0)
+        close(c->file_fd);
+    c->file_fd = -1;
+    c->file_left = 0;
+    c->srv = NULL;
+    c->lc = NULL;
+    c->redirects = 0;
+    c->uri_rewritten = false;
+    c->in_error_page = false;
+    c->error_status = 0;
+    c->up_tries = 0;
+    memset(&c->tried, 0, sizeof(c->tried));
     c->is_ws = c->is_head = false;
     c->status = 0;
     c->resp_head_sent = c->resp_done = c->req_done = false;
@@ -515,7 +502,7 @@ static void resume_next(struct ev_loop *loop, struct ev_defer *d)
 
 void conn_log_access(struct conn *c)
 {
-    if (c->logged || !log_access_enabled() || !c->req_line)
+    if (c->logged || !log_access_enabled() || !c->req_line || (c->lc && c->lc->access_log_off))
         return;
     c->logged = true;
     char t[40], line[3072];
@@ -535,7 +522,8 @@ void conn_log_access(struct conn *c)
                       (unsigned long long)c->trk_b2c.frames,
                       c->close_reason ? c->close_reason : "-");
     if (n > 0)
-        log_access_line(line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+        log_access_line_to(c->lc ? c->lc->access_log : -1, line,
+                           (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }
 
 /* ---- I/O interest, timers ---- */
@@ -691,7 +679,13 @@ static void on_free(struct ev_loop *loop, struct ev_defer *d)
     buf_free(&c->out);
     free(c->req_line);
     free(c->uri);
+    free(c->args);
+    free(c->hdrs_ok);
+    free(c->hdrs_always);
     free(c->detail);
+    if (c->file_fd >= 0)
+        close(c->file_fd);
+    gen_unref(c->lst->gen);
     if (c->prev)
         c->prev->next = c->next;
     else

@@ -23,13 +23,18 @@
 #include "http/h1_parse.h"
 #include "net/addr.h"
 #include "net/stream.h"
+#include "proxy/balancer.h"
 #include "ws/ws_track.h"
 
 #include <openssl/ssl.h>
 #include <stdint.h>
 
-struct route_server;
-struct route_location;
+struct gen;
+struct gen_listen;
+struct upstream_target;
+struct srv_conf;
+struct loc_conf;
+struct req_vars;
 
 /* Timeouts (milliseconds) and limits of one configuration generation. */
 struct proxy_settings {
@@ -50,7 +55,8 @@ struct conn_listener {
     bool tls;
     SSL_CTX *ssl_ctx;
     int port;
-    const struct route_server *server;
+    struct gen *gen;
+    const struct gen_listen *gl;
 };
 
 /* The per-thread state connections need; embedded in the worker. */
@@ -107,7 +113,22 @@ struct conn {
     bool is_head, is_ws;
     int minor;
     char ws_key[32];
-    const struct route_location *loc;
+    const struct srv_conf *srv;   /* chosen by Host */
+    const struct loc_conf *lc;    /* the location serving the request (or the server's top) */
+    char *args;                   /* query string (malloc), after rewrites */
+    size_t args_len;
+    char *hdrs_ok, *hdrs_always;  /* add_header/expires lines for this request (malloc) */
+    int file_fd;                  /* a static file being sent, or -1 */
+    uint64_t file_left;
+    uint64_t max_body;
+    int redirects;                /* internal redirects so far */
+    bool uri_rewritten;           /* a rewrite or internal redirect replaced the URI */
+    bool in_error_page;
+    int error_status;
+    int up_peer;                  /* balancer peer of the current attempt */
+    const struct upstream_target *target; /* its address and URL */
+    unsigned up_tries;
+    struct lb_tried tried;
     struct h1_chunked req_ck;
     enum h1_body req_body;
     uint64_t req_left;           /* Content-Length bytes not yet forwarded */
@@ -161,13 +182,23 @@ void conn_request_done(struct conn *c);
 /* Writes `out` then up to n bytes of p to the client. Returns bytes of p written, or -1 on a
  * fatal error (the connection is closing). */
 ssize_t conn_write_client(struct conn *c, const char *p, size_t n);
+/* Local responses: a body (copied into `out` when it fits), an HTML error page, or a file whose
+ * fd is already in c->file_fd. Location headers (add_header, expires) are added. */
+void conn_respond(struct conn *c, int status, const char *ctype, const char *body, size_t blen,
+                  const char *extra_headers, bool apply_charset);
+void conn_respond_error(struct conn *c, int status, const char *detail, const char *extra);
+/* The add_header/expires lines that apply to a response with this status, or NULL. */
+const char *conn_location_headers(const struct conn *c, int status);
+void conn_respond_file(struct conn *c, int status, const char *ctype, uint64_t size,
+                       const char *extra_headers);
 /* Writes out the access-log line of the current request or tunnel. */
 void conn_log_access(struct conn *c);
 
-void forward_start(struct conn *c, const struct h1_request *req);
+void forward_start(struct conn *c, const struct h1_request *req, struct req_vars *rv);
 void forward_on_event(struct conn *c);
 void forward_on_timeout(struct conn *c);
 void forward_close_upstream(struct conn *c);
+void forward_close_upstream_leg(struct conn *c);
 
 void tunnel_start(struct conn *c);
 void tunnel_on_event(struct conn *c);

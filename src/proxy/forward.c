@@ -8,11 +8,15 @@
 #include "net/sock.h"
 #include "obs/log.h"
 #include "proxy/upstream.h"
-#include "route/route.h"
+#include "conf/vars.h"
+#include "proxy/balancer.h"
+#include "proxy/gen.h"
+#include "proxy/http_vars.h"
 #include "tls/tls_stream.h"
 #include "ws/ws_handshake.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,35 +64,107 @@ static void write_escaped_path(struct h1_writer *w, struct str path)
     }
 }
 
-/* The request-target sent upstream: unchanged, or — when the target has a path — the normalized
- * path with the location prefix replaced by the target's path (nginx's proxy_pass-with-URI
- * rule). Normalizing first means "/x/../secret" can never leave the target's path. */
+/* The request-target sent upstream, as nginx's proxy_pass: without a URI part the client's
+ * target unchanged (or the rewritten URI); with one, the location prefix of the normalized
+ * path replaced by it, so "/x/../secret" can never leave the target's path. */
 static void write_target(struct h1_writer *w, const struct conn *c, const struct h1_request *req)
 {
-    const struct upstream_target *t = c->loc->target;
-    if (!t->path[0] && req->target.len && req->target.p[0] == '/') {
+    const struct loc_conf *lc = c->lc;
+    struct str uri = str_make(c->uri, c->uri_len);
+    if (!lc->proxy.has_uri && !c->uri_rewritten && req->target.len && req->target.p[0] == '/') {
         h1w_str(w, req->target);
         return;
     }
-    struct str path = c->uri ? str_make(c->uri, c->uri_len) : req->path;
-    if (t->path[0]) {
-        size_t plen = strlen(c->loc->prefix);
-        h1w_cstr(w, t->path);
-        path.p += plen <= path.len ? plen : path.len;
-        path.len -= plen <= path.len ? plen : path.len;
+    if (lc->proxy.has_uri && !lc->regex) {
+        size_t plen = lc->prefix.len <= uri.len ? lc->prefix.len : uri.len;
+        h1w_str(w, lc->proxy.uri);
+        uri.p += plen;
+        uri.len -= plen;
     }
-    write_escaped_path(w, path);
-    if (req->query.p) {
+    write_escaped_path(w, uri);
+    if (c->args) {
         h1w_mem(w, "?", 1);
-        h1w_str(w, req->query);
+        h1w_mem(w, c->args, c->args_len);
     }
 }
 
-static char *build_request_head(struct conn *c, const struct h1_request *req, size_t *len)
+static const struct hdr_set *find_set_header(const struct proxy_conf *pc, struct str name)
 {
-    size_t cap = 1024 + req->target.len + strlen(c->loc->target->path);
+    const struct hdr_set *found = NULL;
+    for (size_t i = 0; i < pc->nset_headers; i++)
+        if (str_eq_nocase(pc->set_headers[i].name, name))
+            found = &pc->set_headers[i]; /* the last one wins */
+    return found;
+}
+
+/* Writes "Name: value" for a proxy_set_header line; an empty value removes the header. */
+static void write_set_header(struct h1_writer *w, struct req_vars *rv, const struct hdr_set *h)
+{
+    char val[4096];
+    rv->scratch_used = 0;
+    long n = var_eval(h->value, http_var_get, rv, val, sizeof(val));
+    if (n > 0)
+        h1w_header(w, h->name, str_make(val, (size_t)n));
+}
+
+/* Host, X-Forwarded-For, X-Real-IP, X-Forwarded-Proto: a proxy_set_header line wins, else the
+ * gateway's value (Host: nginx's $proxy_host, the upstream's name or address). */
+static void write_forwarding_headers(struct h1_writer *w, struct conn *c,
+                                     const struct h1_request *req, struct req_vars *rv)
+{
+    const struct proxy_conf *pc = &c->lc->proxy;
+    const struct hdr_set *h;
+    if ((h = find_set_header(pc, STR_LIT("Host"))))
+        write_set_header(w, rv, h);
+    else
+        h1w_header(w, STR_LIT("Host"), str_from_cstr(pc->group->host_header));
+    if ((h = find_set_header(pc, STR_LIT("X-Forwarded-For")))) {
+        write_set_header(w, rv, h);
+    } else {
+        bool xff = false;
+        for (size_t i = 0; i < req->nheaders; i++) {
+            const struct h1_header *hd = &req->headers[i];
+            if (str_eq_nocase(hd->name, STR_LIT("X-Forwarded-For"))) {
+                h1w_cstr(w, xff ? ", " : "X-Forwarded-For: ");
+                h1w_str(w, hd->value);
+                xff = true;
+            }
+        }
+        h1w_cstr(w, xff ? ", " : "X-Forwarded-For: ");
+        h1w_cstr(w, c->peer_ip);
+        h1w_cstr(w, "\r\n");
+    }
+    if ((h = find_set_header(pc, STR_LIT("X-Real-IP"))))
+        write_set_header(w, rv, h);
+    else
+        h1w_header(w, STR_LIT("X-Real-IP"), str_from_cstr(c->peer_ip));
+    if ((h = find_set_header(pc, STR_LIT("X-Forwarded-Proto"))))
+        write_set_header(w, rv, h);
+    else
+        h1w_header(w, STR_LIT("X-Forwarded-Proto"),
+                   c->lst->tls ? STR_LIT("https") : STR_LIT("http"));
+}
+
+static bool gateway_owned(struct str name)
+{
+    static const struct str owned[] = { STR_LIT("Host"), STR_LIT("X-Forwarded-For"),
+                                        STR_LIT("X-Real-IP"), STR_LIT("X-Forwarded-Proto"),
+                                        STR_LIT("Connection"), STR_LIT("Upgrade"),
+                                        STR_LIT("Content-Length"), STR_LIT("Transfer-Encoding") };
+    for (size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++)
+        if (str_eq_nocase(name, owned[i]))
+            return true;
+    return false;
+}
+
+static char *build_request_head(struct conn *c, const struct h1_request *req, struct req_vars *rv,
+                                size_t *len)
+{
+    const struct proxy_conf *pc = &c->lc->proxy;
+    size_t cap = 8192 + req->target.len + c->uri_len + c->args_len + pc->uri.len;
     for (size_t i = 0; i < req->nheaders; i++)
         cap += req->headers[i].name.len + req->headers[i].value.len + 4;
+    cap += pc->nset_headers * 4200;
     char *p = malloc(cap);
     if (!p)
         return NULL;
@@ -97,29 +173,21 @@ static char *build_request_head(struct conn *c, const struct h1_request *req, si
     h1w_str(&w, req->method);
     h1w_mem(&w, " ", 1);
     write_target(&w, c, req);
-    h1w_cstr(&w, req->minor == 0 ? " HTTP/1.0\r\nHost: " : " HTTP/1.1\r\nHost: ");
-    if (req->host.len)
-        h1w_str(&w, req->host);
-    else
-        h1w_cstr(&w, c->loc->target->host);
-    h1w_mem(&w, "\r\n", 2);
-    bool xff = false;
+    int minor = c->is_ws ? 1 : (req->minor == 0 ? 0 : pc->http_minor);
+    h1w_cstr(&w, minor == 0 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n");
+    write_forwarding_headers(&w, c, req, rv);
     for (size_t i = 0; i < req->nheaders; i++) {
         const struct h1_header *h = &req->headers[i];
-        if (str_eq_nocase(h->name, STR_LIT("X-Forwarded-For"))) {
-            h1w_cstr(&w, xff ? ", " : "X-Forwarded-For: ");
-            h1w_str(&w, h->value);
-            xff = true;
-        }
+        if (!dropped_request_header(req, h->name) && !find_set_header(pc, h->name))
+            h1w_header(&w, h->name, h->value);
     }
-    h1w_cstr(&w, xff ? ", " : "X-Forwarded-For: ");
-    h1w_cstr(&w, c->peer_ip);
-    h1w_cstr(&w, "\r\nX-Real-IP: ");
-    h1w_cstr(&w, c->peer_ip);
-    h1w_cstr(&w, c->lst->tls ? "\r\nX-Forwarded-Proto: https\r\n" : "\r\nX-Forwarded-Proto: http\r\n");
-    for (size_t i = 0; i < req->nheaders; i++)
-        if (!dropped_request_header(req, req->headers[i].name))
-            h1w_header(&w, req->headers[i].name, req->headers[i].value);
+    for (size_t i = 0; i < pc->nset_headers; i++) {
+        const struct hdr_set *h = &pc->set_headers[i];
+        /* Upgrade and Connection belong to the gateway: it forwards genuine upgrades itself
+         * and never sends "Connection: upgrade" on a request that is not one. */
+        if (!gateway_owned(h->name) && find_set_header(pc, h->name) == h)
+            write_set_header(&w, rv, h);
+    }
     if (c->is_ws)
         h1w_cstr(&w, "Connection: Upgrade\r\nUpgrade: websocket\r\n");
     else
@@ -143,67 +211,137 @@ static char *build_request_head(struct conn *c, const struct h1_request *req, si
 static void upstream_failed(struct conn *c, int status, const char *what)
 {
     char msg[512];
-    snprintf(msg, sizeof(msg), "%s %s", c->loc->target->url, what);
+    snprintf(msg, sizeof(msg), "%s %s", c->target ? c->target->url : "backend", what);
     log_error("%s (client %s, request \"%s\")", msg, c->peer_ip, c->req_line);
     conn_fail(c, status, msg);
 }
 
-static void connect_failed(struct conn *c, int err)
+static int connect_next(struct conn *c);
+
+/* A connect failed or timed out: mark the peer, then try the next one when the location allows
+ * it (nginx's proxy_next_upstream error timeout), else answer 502/504. */
+static void attempt_failed(struct conn *c, int err, bool timeout)
 {
-    const struct upstream_target *t = c->loc->target;
+    const struct proxy_conf *pc = &c->lc->proxy;
+    const struct upstream_target *t = c->target;
+    lb_done(pc->group->lb, c->up_peer, true, ev_now(&c->w->loop));
     char msg[512];
     bool ws = c->is_ws || strncmp(t->url, "ws", 2) == 0;
-    if (err == ECONNREFUSED)
+    if (timeout)
+        snprintf(msg, sizeof(msg), "connection to %s timed out (connect timeout)", t->url);
+    else if (err == ECONNREFUSED)
         snprintf(msg, sizeof(msg), "connection to %s refused — is the %s service running?",
                  t->url, ws ? "WebSocket" : "backend");
     else
         snprintf(msg, sizeof(msg), "connection to %s failed: %s", t->url,
                  stream_errno_reason(err));
     log_error("%s (client %s, request \"%s\")", msg, c->peer_ip, c->req_line);
-    conn_fail(c, 502, msg);
+    unsigned want = timeout ? NEXT_UPSTREAM_TIMEOUT : NEXT_UPSTREAM_ERROR;
+    bool more = (pc->next_upstream & want) && c->up_tries < pc->group->ntargets &&
+                (!pc->next_tries || c->up_tries < pc->next_tries);
+    forward_close_upstream_leg(c);
+    if (more && connect_next(c) == 0)
+        return;
+    if (c->closing)
+        return;
+    conn_fail(c, timeout ? 504 : 502, msg);
 }
 
-void forward_start(struct conn *c, const struct h1_request *req)
+/* Picks a peer and starts connecting to it. Returns 0 when a connect is under way, -1 when no
+ * peer is left (the caller answers). */
+static int connect_next(struct conn *c)
 {
-    const struct upstream_target *t = c->loc->target;
+    const struct proxy_conf *pc = &c->lc->proxy;
     struct upstream_leg *up = &c->up;
-    up->head = build_request_head(c, req, &up->head_len);
+    for (;;) {
+        struct str key = STR_NULL;
+        char keybuf[1024];
+        struct req_vars rv = { .c = c, .srv = c->srv, .lc = c->lc, .g = c->lst->gen,
+                               .uri = str_make(c->uri, c->uri_len) };
+        if (pc->group->hash_key) {
+            long n = var_eval(pc->group->hash_key, http_var_get, &rv, keybuf, sizeof(keybuf));
+            key = str_make(keybuf, n > 0 ? (size_t)n : 0);
+        } else if (c->peer.ss.ss_family == AF_INET6) {
+            const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)(const void *)&c->peer.ss;
+            key = str_make((const char *)a->sin6_addr.s6_addr, 16); /* ip_hash: raw bytes */
+        } else {
+            const struct sockaddr_in *a = (const struct sockaddr_in *)(const void *)&c->peer.ss;
+            key = str_make((const char *)&a->sin_addr, 4);
+        }
+        int peer = lb_pick(pc->group->lb, key, (struct lb_tried *)&c->tried, ev_now(&c->w->loop));
+        if (peer < 0)
+            return -1;
+        c->tried.bits[peer / 64] |= 1ull << (peer % 64);
+        c->up_tries++;
+        c->up_peer = peer;
+        c->target = &pc->group->targets[peer];
+        int fd = sock_connect(&c->target->addr);
+        if (fd < 0) {
+            int err = errno;
+            lb_done(pc->group->lb, peer, true, ev_now(&c->w->loop));
+            log_error("connection to %s failed: %s", c->target->url, stream_errno_reason(err));
+            if (!(pc->next_upstream & NEXT_UPSTREAM_ERROR) || c->up_tries >= pc->group->ntargets)
+                return -1;
+            continue;
+        }
+        if (pc->tls) {
+            if (tls_stream_init_client(&up->s, fd, c->w->upstream_ssl, c->target->host) < 0) {
+                close(fd);
+                return -1;
+            }
+        } else {
+            stream_plain_init(&up->s, fd);
+        }
+        up->open = true;
+        up->connecting = true;
+        up->handshaken = !pc->tls;
+        up->head_off = 0;
+        ev_io_init(&up->io, fd, on_upstream_io);
+        ev_timer_start(&c->w->loop, &c->timer, pc->connect_ms);
+        if (ev_io_set(&c->w->loop, &up->io, EV_WRITE) < 0)
+            return -1;
+        return 0;
+    }
+}
+
+void forward_start(struct conn *c, const struct h1_request *req, struct req_vars *rv)
+{
+    struct upstream_leg *up = &c->up;
+    up->head = build_request_head(c, req, rv, &up->head_len);
     up->head_off = 0;
     if (!up->head) {
-        conn_fail(c, 500, "cannot build the backend request");
+        conn_fail(c, 500, "cannot build the backend request (head too large)");
         return;
     }
     if (req->expect_continue && req->body != H1_BODY_NONE) {
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
         buf_append(&c->out, cont, sizeof(cont) - 1);
     }
-    int fd = sock_connect(&t->addr);
-    if (fd < 0) {
-        int err = errno;
-        free(up->head);
-        up->head = NULL;
-        connect_failed(c, err);
+    c->phase = PH_FORWARD;
+    if (connect_next(c) < 0) {
+        if (!c->closing) {
+            char msg[512];
+            snprintf(msg, sizeof(msg), "no live upstream in \"%s\" (every server failed "
+                     "recently or is down)", c->lc->proxy.group->name);
+            log_error("%s (client %s, request \"%s\")", msg, c->peer_ip, c->req_line);
+            conn_fail(c, 502, msg);
+        }
         return;
     }
-    if (t->tls) {
-        if (tls_stream_init_client(&up->s, fd, c->w->upstream_ssl, t->host) < 0) {
-            close(fd);
-            upstream_failed(c, 502, "TLS setup failed (out of memory)");
-            return;
-        }
-    } else {
-        stream_plain_init(&up->s, fd);
-    }
-    up->open = true;
-    up->connecting = true;
-    up->handshaken = !t->tls;
-    ev_io_init(&up->io, fd, on_upstream_io);
-    c->phase = PH_FORWARD;
-    ev_timer_start(&c->w->loop, &c->timer, c->w->ps->connect_ms);
-    if (ev_io_set(&c->w->loop, &up->io, EV_WRITE) < 0)
-        upstream_failed(c, 502, "could not be watched (epoll failed)");
     /* Nothing more to do until the connect completes: the client is not read meanwhile. */
     ev_io_set(&c->w->loop, &c->io, buf_len(&c->out) ? c->s.wr_wait : 0);
+}
+
+/* Closes the backend socket of this attempt but keeps the request head for a retry. */
+void forward_close_upstream_leg(struct conn *c)
+{
+    struct upstream_leg *up = &c->up;
+    buf_free(&up->in);
+    if (!up->open)
+        return;
+    ev_io_remove(&c->w->loop, &up->io);
+    stream_close(&up->s);
+    up->open = up->connecting = up->eof = up->shut = up->handshaken = false;
 }
 
 void forward_close_upstream(struct conn *c)
@@ -211,12 +349,9 @@ void forward_close_upstream(struct conn *c)
     struct upstream_leg *up = &c->up;
     free(up->head);
     up->head = NULL;
-    buf_free(&up->in);
-    if (!up->open)
-        return;
-    ev_io_remove(&c->w->loop, &up->io);
-    stream_close(&up->s);
-    up->open = up->connecting = up->eof = up->shut = up->handshaken = false;
+    if (up->open && c->lc && c->lc->handler == HANDLER_PROXY && c->target)
+        lb_done(c->lc->proxy.group->lb, c->up_peer, false, ev_now(&c->w->loop));
+    forward_close_upstream_leg(c);
 }
 
 /* ---- request body: client → backend ---- */
@@ -235,7 +370,7 @@ static long request_body_ready(struct conn *c)
             return -1;
         c->req_ready += (size_t)k;
         c->req_ck_done = done;
-        uint64_t max = c->w->ps->max_body;
+        uint64_t max = c->max_body;
         if (max && h1_chunked_data_bytes(&c->req_ck) > max)
             return -2;
     }
@@ -301,10 +436,15 @@ static int pump_request_body(struct conn *c)
 
 /* Response headers the gateway owns: hop-by-hop ones, those named by Connection, and the
  * framing (Content-Length is written by the gateway from what it relays). */
-static bool dropped_response_header(const struct h1_response *resp, struct str name)
+static bool dropped_response_header(const struct conn *c, const struct h1_response *resp,
+                                    struct str name)
 {
     if (h1_is_hop_by_hop(name) || str_eq_nocase(name, STR_LIT("Content-Length")))
         return true;
+    const struct proxy_conf *pc = &c->lc->proxy;
+    for (size_t i = 0; i < pc->nhide_headers; i++)
+        if (str_eq_nocase(name, pc->hide_headers[i]))
+            return true;
     for (size_t i = 0; i < resp->nheaders; i++)
         if (str_eq_nocase(resp->headers[i].name, STR_LIT("Connection")) &&
             h1_has_token(resp->headers[i].value, name))
@@ -340,7 +480,7 @@ static int send_response_head(struct conn *c, const struct h1_response *resp)
         h1w_cstr(&w, h1_status_text(resp->status));
     h1w_mem(&w, "\r\n", 2);
     for (size_t i = 0; i < resp->nheaders; i++)
-        if (!dropped_response_header(resp, resp->headers[i].name))
+        if (!dropped_response_header(c, resp, resp->headers[i].name))
             h1w_header(&w, resp->headers[i].name, resp->headers[i].value);
     if (resp->status == 101) {
         h1w_cstr(&w, "Upgrade: websocket\r\nConnection: Upgrade\r\n");
@@ -360,6 +500,9 @@ static int send_response_head(struct conn *c, const struct h1_response *resp)
         else if (c->minor == 0)
             h1w_cstr(&w, "Connection: keep-alive\r\n");
     }
+    const char *loc_hdrs = conn_location_headers(c, resp->status);
+    if (loc_hdrs)
+        h1w_cstr(&w, loc_hdrs);
     h1w_mem(&w, "\r\n", 2);
     if (w.overflow || buf_append(&c->out, head, w.len) < 0)
         return -1;
@@ -507,7 +650,7 @@ static int read_backend(struct conn *c)
     if (c->resp_body != H1_BODY_UNTIL_CLOSE && !response_complete(c) &&
         !(c->resp_body == H1_BODY_LENGTH && buf_len(&up->in) >= c->resp_left)) {
         log_warn("%s closed the connection in the middle of a response (client %s, request "
-                 "\"%s\")", c->loc->target->url, c->peer_ip, c->req_line);
+                 "\"%s\")", c->target->url, c->peer_ip, c->req_line);
         c->keep_alive = false;
         c->close_reason = "backend closed in the middle of the response";
     }
@@ -662,13 +805,12 @@ static void on_upstream_io(struct ev_loop *loop, struct ev_io *io, unsigned even
         if (!(events & (EV_WRITE | EV_ERROR)))
             return;
         if (sock_connect_result(up->io.fd) < 0) {
-            int err = errno;
-            connect_failed(c, err);
+            attempt_failed(c, errno, false);
             return;
         }
         up->connecting = false;
         c->last_active_ms = ev_now(&c->w->loop);
-        ev_timer_start(&c->w->loop, &c->timer, c->w->ps->read_ms);
+        ev_timer_start(&c->w->loop, &c->timer, c->lc->proxy.read_ms);
     }
     if (c->phase == PH_TUNNEL)
         tunnel_on_event(c);
@@ -680,12 +822,12 @@ static void on_upstream_io(struct ev_loop *loop, struct ev_io *io, unsigned even
  * ends it; afterwards read_ms of backend silence. Progress only moves last_active_ms. */
 void forward_on_timeout(struct conn *c)
 {
-    const struct proxy_settings *ps = c->w->ps;
     if (c->up.connecting) {
-        upstream_failed(c, 504, "did not accept the connection in time (connect timeout)");
+        attempt_failed(c, ETIMEDOUT, true);
         return;
     }
-    unsigned limit = c->req_done ? ps->read_ms : ps->send_ms;
+    const struct proxy_conf *pc = &c->lc->proxy;
+    unsigned limit = c->req_done ? pc->read_ms : pc->send_ms;
     uint64_t idle = ev_now(&c->w->loop) - c->last_active_ms;
     if (idle < limit) {
         ev_timer_start(&c->w->loop, &c->timer, limit - idle);

@@ -5,6 +5,7 @@
 
 #include "core/container.h"
 #include "obs/log.h"
+#include "proxy/gen.h"
 #include "ws/ws_frame.h"
 #include "ws/ws_track.h"
 
@@ -228,6 +229,16 @@ void tunnel_on_event(struct conn *c)
     ev_defer_queue(&c->w->loop, &c->resume);
 }
 
+/* nginx bounds idle tunnels with proxy_read_timeout; wssgate does too when the location sets
+ * it, and otherwise uses the tunnel idle timeout (1 h), not the 60 s meant for responses. */
+static unsigned idle_ms(const struct conn *c)
+{
+    const struct proxy_conf *pc = &c->lc->proxy;
+    if (pc->tunnel_idle_ms)
+        return pc->tunnel_idle_ms;
+    return pc->read_set ? pc->read_ms : c->w->ps->tunnel_idle_ms;
+}
+
 void tunnel_start(struct conn *c)
 {
     c->phase = PH_TUNNEL;
@@ -239,7 +250,7 @@ void tunnel_start(struct conn *c)
     if (buf_len(&c->in))
         ws_track_feed(&c->trk_c2b, (const uint8_t *)buf_readp(&c->in), buf_len(&c->in));
     c->last_active_ms = ev_now(&c->w->loop);
-    ev_timer_start(&c->w->loop, &c->timer, c->w->ps->tunnel_idle_ms);
+    ev_timer_start(&c->w->loop, &c->timer, idle_ms(c));
     tunnel_on_event(c);
 }
 
@@ -256,11 +267,11 @@ void tunnel_on_timeout(struct conn *c)
         return;
     }
     uint64_t idle = now - c->last_active_ms;
-    if (idle >= c->w->ps->tunnel_idle_ms) {
+    if (idle >= idle_ms(c)) {
         close_tunnel(c, "idle timeout");
         return;
     }
-    uint64_t next = c->w->ps->tunnel_idle_ms - idle;
+    uint64_t next = idle_ms(c) - idle;
     if (c->w->draining && c->w->drain_deadline - now < next)
         next = c->w->drain_deadline - now;
     ev_timer_start(&c->w->loop, &c->timer, next);
