@@ -823,6 +823,19 @@ struct gen *conf_load_string(const char *text, const char *name, struct load_res
     return load_tree(tree, name, res);
 }
 
+int conf_print_file(const char *path, FILE *out)
+{
+    struct conf_error err;
+    struct conf_tree *tree = conf_parse_file(path, &err);
+    if (!tree) {
+        fprintf(stderr, "wssgate: %s\n", err.msg);
+        return -1;
+    }
+    int r = conf_tree_print(tree, out, CONF_PRINT_ORIGIN);
+    conf_tree_free(tree);
+    return r;
+}
+
 void conf_write_directive_docs(FILE *out)
 {
     fprintf(out, "# wssgate configuration directives\n\n"

@@ -27,6 +27,10 @@ struct gen *conf_load_string(const char *text, const char *name, struct load_res
 
 void load_result_free(struct load_result *res);
 
+/* Prints the configuration as read (includes expanded, each line with its FILE:LINE), for -T.
+ * Returns 0, or -1 with the error printed. */
+int conf_print_file(const char *path, FILE *out);
+
 /* Writes docs/config.md's content (every directive: contexts, syntax, default, notes). */
 void conf_write_directive_docs(FILE *out);
 

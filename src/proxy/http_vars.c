@@ -5,7 +5,9 @@
 #include "proxy/conn.h"
 #include "proxy/gen.h"
 
+#include <stdarg.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <string.h>
 
 static const struct str builtin_names[HV_NBUILTIN] = {
@@ -28,6 +30,15 @@ static const struct str builtin_names[HV_NBUILTIN] = {
     [HV_FASTCGI_SCRIPT_NAME] = STR_LIT("fastcgi_script_name"),
     [HV_HTTP_HOST] = STR_LIT("http_host"),
     [HV_REQUEST] = STR_LIT("request"),
+    [HV_CONTENT_LENGTH] = STR_LIT("content_length"),
+    [HV_CONTENT_TYPE] = STR_LIT("content_type"),
+    [HV_HTTPS] = STR_LIT("https"),
+    [HV_NGINX_VERSION] = STR_LIT("nginx_version"),
+    [HV_REMOTE_USER] = STR_LIT("remote_user"),
+    [HV_SERVER_ADDR] = STR_LIT("server_addr"),
+    [HV_REQUEST_PORT] = STR_LIT("request_port"),
+    [HV_IS_REQUEST_PORT] = STR_LIT("is_request_port"),
+    [HV_REQUEST_SCHEME] = STR_LIT("request_scheme"),
 };
 
 int http_var_lookup(struct gen *g, struct str name)
@@ -168,6 +179,29 @@ static struct str builtin(struct req_vars *rv, int id)
     }
     case HV_REQUEST:
         return c->req_line ? str_from_cstr(c->req_line) : STR_NULL;
+    case HV_CONTENT_LENGTH:
+        return request_header(req, STR_LIT("content_length"));
+    case HV_CONTENT_TYPE:
+        return request_header(req, STR_LIT("content_type"));
+    case HV_HTTPS:
+        return c->lst->tls ? STR_LIT("on") : STR_NULL;
+    case HV_NGINX_VERSION:
+        return STR_LIT("1.22.1"); /* what scripts that test it expect; SERVER_SOFTWARE says nginx */
+    case HV_REMOTE_USER:
+        return STR_NULL; /* no auth_basic */
+    case HV_SERVER_ADDR: {
+        struct net_addr local = { .len = sizeof(local.ss) };
+        char *ip = scratch(rv, 64);
+        if (!ip || getsockname(c->s.fd, (struct sockaddr *)&local.ss, &local.len) < 0)
+            return STR_NULL;
+        addr_ip_port((const struct sockaddr *)&local.ss, ip, 64);
+        return str_from_cstr(ip);
+    }
+    case HV_REQUEST_PORT:
+    case HV_IS_REQUEST_PORT:
+        return STR_NULL; /* nginx 1.25's $request_port: the port of an absolute-form target */
+    case HV_REQUEST_SCHEME:
+        return c->lst->tls ? STR_LIT("https") : STR_LIT("http");
     }
     return STR_NULL;
 }

@@ -86,7 +86,7 @@ static void stash_location_headers(struct conn *c, struct req_vars *rv, const st
 /* ---- rewrite phase ---- */
 
 /* Replaces c->uri (and the args) with a rewrite result "path[?args]". */
-static int set_uri(struct conn *c, struct req_vars *rv, const char *s, size_t len)
+static int request_set_uri_text(struct conn *c, struct req_vars *rv, const char *s, size_t len)
 {
     const char *q = memchr(s, '?', len);
     size_t plen = q ? (size_t)(q - s) : len;
@@ -109,6 +109,11 @@ static int set_uri(struct conn *c, struct req_vars *rv, const char *s, size_t le
     }
     rv->uri = str_make(c->uri, c->uri_len);
     return 0;
+}
+
+int request_set_uri(struct conn *c, struct req_vars *rv, struct str uri)
+{
+    return request_set_uri_text(c, rv, uri.p, uri.len);
 }
 
 static void redirect_to(struct conn *c, int code, const char *url)
@@ -146,7 +151,7 @@ static enum step run_rewrites(struct conn *c, struct req_vars *rv, const struct 
             free(out);
             return STEP_DONE;
         }
-        int r = set_uri(c, rv, out, len);
+        int r = request_set_uri_text(c, rv, out, len);
         free(out);
         if (r < 0) {
             conn_fail(c, 400, "rewrite produced an invalid path");
@@ -346,7 +351,7 @@ void request_internal_redirect(struct conn *c, const struct h1_request *req, str
         conn_fail(c, 500, "rewrite or internal redirection cycle");
         return;
     }
-    if (set_uri(c, rv, uri.p, uri.len) < 0) {
+    if (request_set_uri_text(c, rv, uri.p, uri.len) < 0) {
         conn_fail(c, 400, "internal redirect to an invalid path");
         return;
     }

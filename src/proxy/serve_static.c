@@ -18,6 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
+static void serve_path(struct conn *c, const struct h1_request *req, struct req_vars *rv);
+
 static long map_path(struct conn *c, struct req_vars *rv, struct str uri, char *out, size_t cap)
 {
     const struct loc_conf *lc = c->lc;
@@ -85,7 +87,13 @@ static void try_files(struct conn *c, const struct h1_request *req, struct req_v
         if (k == STATIC_FILE)
             close(f.fd);
         if (k == STATIC_DIR && want_dir) {
-            request_internal_redirect(c, req, rv, str_make(val, (size_t)n));
+            /* nginx: the URI becomes "dir/" and the index module serves it in this location,
+             * without matching locations again. */
+            if (request_set_uri(c, rv, str_make(val, (size_t)n)) < 0) {
+                conn_fail(c, 400, NULL);
+                return;
+            }
+            serve_path(c, req, rv);
             return;
         }
     }
@@ -115,15 +123,22 @@ static void try_files(struct conn *c, const struct h1_request *req, struct req_v
 
 void static_serve(struct conn *c, const struct h1_request *req, struct req_vars *rv)
 {
-    const struct loc_conf *lc = c->lc;
     if (!c->is_head && !str_eq(req->method, STR_LIT("GET"))) {
         conn_fail(c, 405, "static files only answer GET and HEAD");
         return;
     }
-    if (lc->ntry_files) {
+    if (c->lc->ntry_files) {
         try_files(c, req, rv);
         return;
     }
+    serve_path(c, req, rv);
+}
+
+/* Serves rv->uri from the location's root or alias: a file, an index file (by internal
+ * redirect, as nginx), or a directory redirected to its slash form. */
+static void serve_path(struct conn *c, const struct h1_request *req, struct req_vars *rv)
+{
+    const struct loc_conf *lc = c->lc;
     if (!lc->root) {
         conn_fail(c, 404, NULL);
         return;
