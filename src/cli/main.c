@@ -1,5 +1,6 @@
 /* wssgate's entry point: picks the subcommand. */
 #include "cli/cmd.h"
+#include "conf/load.h"
 
 #include <openssl/ssl.h>
 #include <stdio.h>
@@ -14,8 +15,10 @@ static void usage(FILE *f)
           "usage:\n"
           "  wssgate proxy --from https://HOST:PORT --to ws://127.0.0.1:9502   one-line wss\n"
           "  wssgate demo                         local CA, chat page and chat backend\n"
+          "  wssgate -c FILE [-t|-T|-s reload|stop]   an nginx-dialect configuration\n"
+          "  wssgate --directives                 every directive it reads (docs/config.md)\n"
           "  wssgate version\n\n"
-          "not built yet: -c FILE (nginx-dialect config), -t, -s reload|stop, cert, doctor\n"
+          "not built yet: cert, doctor\n"
           "run 'wssgate proxy --help' or 'wssgate demo --help' for their options\n",
           f);
 }
@@ -51,8 +54,15 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    if (strcmp(cmd, "-c") == 0 || strcmp(cmd, "-t") == 0 || strcmp(cmd, "-s") == 0 ||
-        strcmp(cmd, "run") == 0 || strcmp(cmd, "cert") == 0 || strcmp(cmd, "doctor") == 0) {
+    if (strcmp(cmd, "run") == 0)
+        return cmd_run(argc - 2, argv + 2);
+    if (cmd[0] == '-' && cmd[1] && strchr("ctTs", cmd[1]) && !cmd[2])
+        return cmd_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "--directives") == 0) {
+        conf_write_directive_docs(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "cert") == 0 || strcmp(cmd, "doctor") == 0) {
         fprintf(stderr, "wssgate: '%s' is not built yet (see README, \"Not built yet\")\n", cmd);
         return 2;
     }
