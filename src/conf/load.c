@@ -836,6 +836,16 @@ int conf_print_file(const char *path, FILE *out)
     return r;
 }
 
+/* Writes s for a Markdown table cell ('|' escaped). */
+static void md_cell(FILE *out, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '|')
+            fputc('\\', out);
+        fputc(*s, out);
+    }
+}
+
 void conf_write_directive_docs(FILE *out)
 {
     fprintf(out, "# wssgate configuration directives\n\n"
@@ -847,8 +857,13 @@ void conf_write_directive_docs(FILE *out)
         const struct directive *d = &conf_directives[i];
         char ctx[128];
         ctx_list(d->contexts, ctx, sizeof(ctx));
-        fprintf(out, "| `%s` | %s | `%s %s` | %s | %s |\n", d->name, ctx, d->name, d->syntax,
-                d->dflt, d->doc);
+        fprintf(out, "| `%s` | %s | `%s ", d->name, ctx, d->name);
+        md_cell(out, d->syntax);
+        fprintf(out, "` | ");
+        md_cell(out, d->dflt);
+        fprintf(out, " | ");
+        md_cell(out, d->doc);
+        fprintf(out, " |\n");
     }
     fprintf(out, "\n## Accepted and ignored (ignoring them changes nothing a client sees)\n\n");
     for (size_t i = 0; conf_harmless[i]; i++)
