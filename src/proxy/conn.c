@@ -714,10 +714,11 @@ void conn_drain(struct conn *c)
 static void on_client_io(struct ev_loop *loop, struct ev_io *io, unsigned events)
 {
     (void)loop;
-    (void)events;
     struct conn *c = container_of(io, struct conn, io);
     if (c->freed)
         return;
+    if (events & (EV_READ | EV_ERROR))
+        c->rd_ready = true;
     switch (c->phase) {
     case PH_TLS_HANDSHAKE:
         handshake(c);

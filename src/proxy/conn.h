@@ -80,6 +80,7 @@ struct upstream_leg {
     size_t head_len, head_off;
     bool connecting;
     bool handshaken;         /* TLS done, or a plain backend */
+    bool rd_ready;           /* readable as far as we know: epoll said so, no EAGAIN since */
     bool eof;                /* backend sent FIN */
     bool shut;               /* we sent FIN to the backend */
     bool open;
@@ -101,6 +102,7 @@ struct conn {
     char peer_ip[46];
     uint64_t started_ms, req_started_ms, last_active_ms;
     bool client_eof, client_shut, closing, freed;
+    bool rd_ready;               /* client readable as far as we know (tunnel pump) */
     bool keep_alive;
     bool close_after_response;
     bool logged;                 /* the access-log line of this request is written */

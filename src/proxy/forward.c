@@ -801,6 +801,8 @@ static void on_upstream_io(struct ev_loop *loop, struct ev_io *io, unsigned even
     struct conn *c = container_of(up, struct conn, up);
     if (c->freed)
         return;
+    if (events & (EV_READ | EV_ERROR))
+        up->rd_ready = true;
     if (up->connecting) {
         if (!(events & (EV_WRITE | EV_ERROR)))
             return;

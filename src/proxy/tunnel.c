@@ -6,6 +6,7 @@
 #include "core/container.h"
 #include "obs/log.h"
 #include "proxy/gen.h"
+#include "tls/tls_stream.h"
 #include "ws/ws_frame.h"
 #include "ws/ws_track.h"
 
@@ -27,10 +28,13 @@ static void close_tunnel(struct conn *c, const char *reason)
 }
 
 /* One direction's read: src into b, tracked. Returns 1 progress, 0 blocked/nothing, -1 dead. */
+/* Reads only a side that epoll reported readable since its last EAGAIN (or whose TLS layer
+ * holds bytes): with level-triggered epoll nothing is missed, and an idle side costs no
+ * syscall per message. */
 static int read_side(struct conn *c, struct stream *src, struct buf *b, struct ws_track *t,
-                     bool *eof, bool draining)
+                     bool *eof, bool *ready, bool draining)
 {
-    if (*eof)
+    if (*eof || (!*ready && !tls_stream_pending(src)))
         return 0;
     uint64_t limit = draining ? ws_track_to_boundary(t) : UINT64_MAX;
     if (limit == 0 || buf_reserve(b) < 0)
@@ -48,8 +52,10 @@ static int read_side(struct conn *c, struct stream *src, struct buf *b, struct w
         return 1;
     }
     buf_release_if_empty(b);
-    if (r == STREAM_AGAIN)
+    if (r == STREAM_AGAIN) {
+        *ready = false;
         return 0;
+    }
     if (r == 0) {
         *eof = true;
         return 1;
@@ -99,7 +105,8 @@ static int client_to_backend(struct conn *c, bool draining)
     }
     bool stop = draining && c->drain_close_sent_backend;
     if (!stop) {
-        int r = read_side(c, &c->s, &c->in, &c->trk_c2b, &c->client_eof, draining);
+        int r = read_side(c, &c->s, &c->in, &c->trk_c2b, &c->client_eof, &c->rd_ready,
+                          draining);
         if (r < 0)
             return -1;
         progress |= r;
@@ -132,7 +139,7 @@ static int backend_to_client(struct conn *c, bool draining)
     }
     bool stop = draining && c->drain_close_sent_client;
     if (!stop) {
-        int r = read_side(c, &up->s, &up->in, &c->trk_b2c, &up->eof, draining);
+        int r = read_side(c, &up->s, &up->in, &c->trk_b2c, &up->eof, &up->rd_ready, draining);
         if (r < 0)
             return -1;
         progress |= r;
@@ -242,6 +249,7 @@ static unsigned idle_ms(const struct conn *c)
 void tunnel_start(struct conn *c)
 {
     c->phase = PH_TUNNEL;
+    c->rd_ready = c->up.rd_ready = true;
     c->bytes_to_client = 0;
     c->bytes_from_client = 0;
     /* Bytes that arrived behind the 101 (either way) are the first frames: track them too. */
