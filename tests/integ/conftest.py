@@ -15,6 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from helpers import BACKENDS, NODE, PYTHON, Backend, Gateway, free_port, wssgate_bin  # noqa: E402
+from helpers import RawBackend  # noqa: E402
 
 # 1,000 concurrent tunnels need ~2,000 descriptors in the gateway and 1,000 here; children inherit.
 _soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -171,3 +172,38 @@ def gw_ws(proxy, ws_backend):
         return g
     return start
 
+
+@pytest.fixture
+def raw_backend(work):
+    """raw_backend(handler) -> RawBackend: handler(backend, conn) per connection, in a thread of
+    the test, on a free loopback port; stopped at teardown (after the gateways started later)."""
+    def start(handler):
+        b = RawBackend(handler)
+        work.procs.append(b)
+        return b
+    return start
+
+
+@pytest.fixture
+def start_gateway_under(work):
+    """start_gateway_under(prefix, args, host, ports): like start_gateway, but runs
+    `PREFIX... wssgate ARGS...` (e.g. prefix ["prlimit", "--nofile=48:48"]; a prefix that execs
+    keeps the PID, so CPU time and the stop-by-PID still concern the gateway itself)."""
+    def start(prefix, args, host, ports):
+        binary = wssgate_bin()
+        if not os.access(binary, os.X_OK):
+            pytest.fail("wssgate binary not found at %s (set WSSGATE_BIN or build it)" % binary)
+        home = work.path / "home"
+        home.mkdir(exist_ok=True)
+        n = sum(isinstance(p, Gateway) for p in work.procs)
+        name = "wssgate%d" % (n + 1) if n else "wssgate"
+        g = Gateway(name, list(prefix) + [binary] + list(args), work.path, home, host, ports,
+                    gateway_env(home))
+        work.procs.append(g)
+        try:
+            g.wait_ports(host, ports, timeout=10)
+        except AssertionError:
+            g.checked = False
+            raise
+        return g
+    return start

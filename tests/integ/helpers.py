@@ -12,6 +12,7 @@ import ssl
 import struct
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -27,7 +28,9 @@ from http_backend import CHUNKED_BODY, pattern  # noqa: E402,F401  (re-exported 
 
 
 def wssgate_bin():
-    return os.environ.get("WSSGATE_BIN") or str(REPO / "build" / "wssgate")
+    # absolute: processes run with their work dir as cwd, so WSSGATE_BIN=build-asan/wssgate
+    # (relative to where pytest was started) must be resolved here
+    return os.path.abspath(os.environ.get("WSSGATE_BIN") or str(REPO / "build" / "wssgate"))
 
 
 def free_port():
@@ -439,3 +442,248 @@ def openssl(args, input=b"", timeout=20.0):
     p = subprocess.run(["openssl"] + args, input=input, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        timeout=timeout)
     return p.returncode, p.stdout.decode(errors="replace")
+
+
+# ---------------------------------------------------------------------------------------------
+# In-test raw-socket backends and the gateway's CPU time (for the regression tests)
+
+def cpu_seconds(pid):
+    """User + system CPU time (seconds) a process has used so far, from /proc/PID/stat."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class BackendConn:
+    """One connection accepted by a RawBackend. `received` is every byte that arrived on it, in
+    order (what the gateway sent, byte for byte); reads consume from `buf`."""
+
+    def __init__(self, sock, stopping):
+        self.sock = sock
+        self.stopping = stopping
+        self.received = b""
+        self.buf = b""
+        self.eof = False
+
+    def fill(self, timeout):
+        """Waits up to timeout for more bytes; False at EOF, on a reset, at timeout or at stop."""
+        if self.eof:
+            return False
+        end = time.monotonic() + timeout
+        while not self.stopping.is_set():
+            left = end - time.monotonic()
+            if left <= 0:
+                return False
+            self.sock.settimeout(min(left, 0.2))
+            try:
+                data = self.sock.recv(262144)
+            except socket.timeout:
+                continue
+            except OSError:
+                data = b""
+            if not data:
+                self.eof = True
+                return False
+            self.received += data
+            self.buf += data
+            return True
+        return False
+
+    def read_until(self, sep, timeout=5.0):
+        """Bytes up to and including sep (None if it did not come in time)."""
+        end = time.monotonic() + timeout
+        while sep not in self.buf:
+            if not self.fill(end - time.monotonic()):
+                return None
+        i = self.buf.index(sep) + len(sep)
+        out, self.buf = self.buf[:i], self.buf[i:]
+        return out
+
+    def read_exact(self, n, timeout=5.0):
+        end = time.monotonic() + timeout
+        while len(self.buf) < n:
+            if not self.fill(end - time.monotonic()):
+                return None
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def read_request(self, timeout=5.0):
+        """(head without the blank line, body) of the next request, the body de-chunked or
+        Content-Length framed; (None, None) when no complete head came."""
+        head = self.read_until(b"\r\n\r\n", timeout)
+        if head is None:
+            return None, None
+        head = head[:-4]
+        lower = head.lower()
+        body = b""
+        if b"\r\ntransfer-encoding: chunked" in lower:
+            while True:
+                line = self.read_until(b"\r\n", timeout)
+                if line is None:
+                    return head, None
+                size = int(line.split(b";")[0].strip(), 16)
+                if size == 0:
+                    while self.read_until(b"\r\n", timeout) not in (b"\r\n", None):
+                        pass
+                    break
+                body += self.read_exact(size, timeout) or b""
+                self.read_exact(2, timeout)
+        elif b"\r\ncontent-length:" in lower:
+            n = int(lower.split(b"\r\ncontent-length:")[1].split(b"\r\n")[0])
+            body = self.read_exact(n, timeout)
+        return head, body
+
+    def read_all(self, timeout):
+        """Everything until EOF or timeout."""
+        end = time.monotonic() + timeout
+        while self.fill(end - time.monotonic()):
+            pass
+        out, self.buf = self.buf, b""
+        return out
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+
+class RawBackend:
+    """A backend in a thread of the test process, on a free loopback port: handler(backend, conn)
+    runs per accepted connection (in its own thread) with a BackendConn; the socket is closed when
+    it returns. `conns` lists the connections in accept order. stop() (teardown) closes
+    everything; handlers that wait should wait on `stopping` so that they end at once."""
+
+    checked = False  # not a process: nothing to assert about its exit
+
+    def __init__(self, handler, name="raw_backend"):
+        self.name = name
+        self.handler = handler
+        self.stopping = threading.Event()
+        self.conns = []
+        self.errors = []
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(128)
+        self.lsock.settimeout(0.1)
+        self.port = self.lsock.getsockname()[1]
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.threads = [threading.Thread(target=self._accept, daemon=True)]
+        self.threads[0].start()
+
+    def _accept(self):
+        while not self.stopping.is_set():
+            try:
+                s, _ = self.lsock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            conn = BackendConn(s, self.stopping)
+            self.conns.append(conn)
+            t = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            self.threads.append(t)
+            t.start()
+
+    def _serve(self, conn):
+        try:
+            self.handler(self, conn)
+        except OSError:
+            pass  # the gateway went away: what was received is still recorded
+        except Exception as e:  # a bug in the test's handler: make it visible
+            self.errors.append(repr(e))
+        finally:
+            try:
+                conn.sock.close()
+            except OSError:
+                pass
+
+    def received(self):
+        """The bytes received on each connection, in accept order."""
+        return [c.received for c in self.conns]
+
+    def stop(self, timeout=5.0):
+        self.stopping.set()
+        try:
+            self.lsock.close()
+        except OSError:
+            pass
+        for c in list(self.conns):
+            try:
+                c.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        end = time.monotonic() + timeout
+        for t in list(self.threads):
+            t.join(max(0.0, end - time.monotonic()))
+        return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# nginx-dialect configurations (test_config_*.py): templates, local certificates, `wssgate -t`
+
+CONF_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "config"
+
+
+def render_conf(template, dest, **values):
+    """Writes dest: the template (a path or the text itself) with every {{NAME}} replaced by
+    values[NAME]. A placeholder without a value is an error (nothing is left half-rendered)."""
+    text = template.read_text() if isinstance(template, Path) else template
+    for k, v in values.items():
+        text = text.replace("{{%s}}" % k, str(v))
+    if "{{" in text:
+        raise AssertionError("placeholder without a value in %s: %s" % (
+            template, text[text.index("{{"):text.index("{{") + 40]))
+    tmp = Path(str(dest) + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, dest)  # a reloading gateway never reads a half-written file
+    return Path(dest)
+
+
+def host_cert(home, name):
+    """(certificate, key) paths for NAME, issued by the local CA in home (created on first use),
+    the way quick mode makes them: DIR/hosts/NAME.pem and NAME-key.pem."""
+    home = Path(home)
+    cert, key = home / "hosts" / ("%s.pem" % name), home / "hosts" / ("%s-key.pem" % name)
+    if not cert.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ, WSSGATE_HOME=str(home))
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1")
+        p = subprocess.run([wssgate_bin(), "proxy", "--from", "https://%s:1" % name, "--to",
+                            "ws://127.0.0.1:1", "--print-config"], env=env, timeout=30,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        assert cert.exists() and key.exists(), "no certificate for %s: %s" % (
+            name, p.stderr.decode(errors="replace"))
+    return str(cert), str(key)
+
+
+def conf_test(conf, cwd=None, timeout=30, args=("-t",)):
+    """`wssgate -t -c CONF` (nothing started) -> (exit status, stderr text)."""
+    env = dict(os.environ)
+    env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1")
+    p = subprocess.run([wssgate_bin()] + list(args) + ["-c", str(conf)], cwd=str(cwd) if cwd else None,
+                       env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    err = p.stderr.decode(errors="replace")
+    for mark in SANITIZER_MARKS:
+        assert mark not in err, err
+    return p.returncode, err
+
+
+def conf_messages(stderr, conf):
+    """[(line, is_warning, text)] of the `wssgate: CONF:LINE: [warning: ]TEXT` lines about CONF
+    (as named on the command line or an included file's name when conf is None)."""
+    out = []
+    for ln in stderr.splitlines():
+        if not ln.startswith("wssgate: "):
+            continue
+        rest = ln[len("wssgate: "):]
+        if conf is not None:
+            prefix = "%s:" % conf
+            if not rest.startswith(prefix):
+                continue
+            rest = rest[len(prefix):]
+        else:
+            rest = rest.split(":", 1)[1] if ":" in rest else ""
+        num, _, text = rest.partition(": ")
+        if not num.isdigit():
+            continue
+        warn = text.startswith("warning: ")
+        out.append((int(num), warn, text[len("warning: "):] if warn else text))
+    return out
