@@ -300,8 +300,22 @@ void conn_fail(struct conn *c, int status, const char *detail)
 
 /* ---- dispatch ---- */
 
-/* "GET /path HTTP/1.1" for the access log, with '"', '\\' and control bytes escaped so a
- * request cannot forge log fields. */
+/* Appends p[0..n) to s with '"', '\\' and control bytes escaped, so a request cannot forge
+ * access-log fields. s has room for 4 * n more bytes. */
+static size_t escape_for_log(char *s, size_t at, size_t cap, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)p[i];
+        if (ch == '"' || ch == '\\' || ch < 0x20 || ch >= 0x7f)
+            at += (size_t)snprintf(s + at, cap - at, "\\x%02X", ch);
+        else
+            s[at++] = (char)ch;
+    }
+    s[at] = '\0';
+    return at;
+}
+
+/* "GET /path HTTP/1.1" for the access log. */
 static char *format_request_line(const struct h1_request *req)
 {
     size_t tlen = req->target.len > 2048 ? 2048 : req->target.len;
@@ -310,14 +324,20 @@ static char *format_request_line(const struct h1_request *req)
     if (!s)
         return NULL;
     size_t n = (size_t)snprintf(s, cap, "%.*s ", (int)req->method.len, req->method.p);
-    for (size_t i = 0; i < tlen; i++) {
-        unsigned char ch = (unsigned char)req->target.p[i];
-        if (ch == '"' || ch == '\\' || ch < 0x20 || ch >= 0x7f)
-            n += (size_t)snprintf(s + n, cap - n, "\\x%02X", ch);
-        else
-            s[n++] = (char)ch;
-    }
+    n = escape_for_log(s, n, cap, req->target.p, tlen);
     snprintf(s + n, cap - n, " HTTP/1.%d", req->minor);
+    return s;
+}
+
+/* The first line of a request that could not be parsed, escaped and capped, for the log. */
+static char *format_raw_line(const char *p, size_t n)
+{
+    size_t len = 0;
+    while (len < n && len < 256 && p[len] != '\r' && p[len] != '\n')
+        len++;
+    char *s = malloc(4 * len + 1);
+    if (s)
+        escape_for_log(s, 0, 4 * len + 1, p, len);
     return s;
 }
 
@@ -325,7 +345,8 @@ static char *format_request_line(const struct h1_request *req)
  * the request to the pipeline (request.c). */
 static void dispatch(struct conn *c, const struct h1_request *req)
 {
-    c->req_started_ms = ev_now(&c->w->loop);
+    if (!c->req_started_ms)
+        c->req_started_ms = ev_now(&c->w->loop); /* pipelined: already in the buffer */
     c->req_line = format_request_line(req);
     c->is_head = str_eq(req->method, STR_LIT("HEAD"));
     c->minor = req->minor;
@@ -361,9 +382,7 @@ static void read_head(struct conn *c)
                 return;
             }
             if (n == H1_INVALID) {
-                c->req_line = malloc(1);
-                if (c->req_line)
-                    c->req_line[0] = '\0';
+                c->req_line = format_raw_line(buf_readp(&c->in), buf_len(&c->in));
                 log_info("client %s: bad request: %s (%d)", c->peer_ip, err.reason, err.status);
                 conn_fail(c, err.status, err.reason);
                 return;
@@ -377,11 +396,14 @@ static void read_head(struct conn *c)
             conn_close(c, static_reason_mem);
             return;
         }
+        bool had_bytes = buf_len(&c->in) > 0;
         ssize_t r = stream_read(&c->s, buf_writep(&c->in), buf_room(&c->in));
         if (r > 0) {
             c->in.tail += (unsigned)r;
             c->bytes_from_client += (uint64_t)r;
             c->last_active_ms = ev_now(&c->w->loop);
+            if (!had_bytes)
+                c->req_started_ms = c->last_active_ms; /* the request's clock: its first byte */
             continue;
         }
         bool partial = buf_len(&c->in) > 0;
@@ -471,6 +493,7 @@ static void request_reset(struct conn *c)
     c->bytes_to_client = c->bytes_from_client = 0;
     c->logged = false;
     c->head_timer_armed = false;
+    c->req_started_ms = 0;
     c->ws_key[0] = '\0';
 }
 
