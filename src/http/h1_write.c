@@ -1,6 +1,8 @@
 /* Appending to an HTTP head under construction. */
 #include "http/h1_write.h"
 
+#include "http/h1_parse.h"
+
 void h1w_mem(struct h1_writer *w, const char *p, size_t n)
 {
     if (w->overflow || n > w->cap - w->len) {
@@ -20,6 +22,13 @@ void h1w_uint(struct h1_writer *w, unsigned long long v)
         v /= 10;
     } while (v);
     h1w_mem(w, tmp + i, sizeof(tmp) - i);
+}
+
+void h1w_status(struct h1_writer *w, int status)
+{
+    h1w_uint(w, (unsigned)status);
+    h1w_mem(w, " ", 1);
+    h1w_cstr(w, h1_status_text(status));
 }
 
 void h1w_header(struct h1_writer *w, struct str name, struct str value)

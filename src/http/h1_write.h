@@ -29,6 +29,8 @@ static inline void h1w_cstr(struct h1_writer *w, const char *s)
     h1w_mem(w, s, strlen(s));
 }
 void h1w_uint(struct h1_writer *w, unsigned long long v);
+/* "404 Not Found" */
+void h1w_status(struct h1_writer *w, int status);
 /* "Name: value\r\n" */
 void h1w_header(struct h1_writer *w, struct str name, struct str value);
 /* Appends s with &, <, >, " escaped (for error pages that quote a request detail). */

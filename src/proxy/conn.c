@@ -120,9 +120,7 @@ static void respond_head(struct conn *c, int status, const char *ctype, uint64_t
     struct h1_writer w;
     h1w_init(&w, head, cap);
     h1w_cstr(&w, c->minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ");
-    h1w_uint(&w, (unsigned)status);
-    h1w_cstr(&w, " ");
-    h1w_cstr(&w, h1_status_text(status));
+    h1w_status(&w, status);
     h1w_cstr(&w, "\r\nServer: wssgate\r\n");
     if (ctype) {
         h1w_cstr(&w, "Content-Type: ");
@@ -251,13 +249,9 @@ void conn_respond_error(struct conn *c, int status, const char *detail, const ch
     struct h1_writer w;
     h1w_init(&w, body, sizeof(body));
     h1w_cstr(&w, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>");
-    h1w_uint(&w, (unsigned)status);
-    h1w_cstr(&w, " ");
-    h1w_cstr(&w, h1_status_text(status));
+    h1w_status(&w, status);
     h1w_cstr(&w, "</title></head>\n<body><h1>");
-    h1w_uint(&w, (unsigned)status);
-    h1w_cstr(&w, " ");
-    h1w_cstr(&w, h1_status_text(status));
+    h1w_status(&w, status);
     h1w_cstr(&w, "</h1>\n");
     if (detail) {
         h1w_cstr(&w, "<p>");
