@@ -404,7 +404,7 @@ static int add_locations(struct load *ld, struct srv_build *sb, struct location_
             return load_error(ld, &at, "%s", err);
         size_t plen = strlen(lb->pattern);
         if (lb->lc->handler == HANDLER_PROXY && plen > 1 && lb->pattern[plen - 1] == '/' &&
-            (lb->kind == LOC_PREFIX || lb->kind == LOC_PREFIX_STOP))
+            (lb->kind == LOC_PREFIX || lb->kind == LOC_PREFIX_STOP || lb->kind == LOC_EXACT))
             lb->loc->auto_redirect = true;
         if (lb->nchildren) {
             struct location_set *nested = location_nested(lb->loc);

@@ -458,6 +458,9 @@ static void request_reset(struct conn *c)
     free(c->args);
     c->args = NULL;
     c->args_len = 0;
+    free(c->hash_key);
+    c->hash_key = NULL;
+    c->hash_key_len = 0;
     free(c->hdrs_ok);
     free(c->hdrs_always);
     c->hdrs_ok = c->hdrs_always = NULL;
@@ -697,6 +700,7 @@ static void on_free(struct ev_loop *loop, struct ev_defer *d)
     free(c->req_line);
     free(c->uri);
     free(c->args);
+    free(c->hash_key);
     free(c->hdrs_ok);
     free(c->hdrs_always);
     free(c->detail);

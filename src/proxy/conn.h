@@ -125,6 +125,9 @@ struct conn {
     uint64_t max_body;
     int redirects;                /* internal redirects so far */
     bool uri_rewritten;           /* a rewrite or internal redirect replaced the URI */
+    const struct h1_request *cur_req; /* the head being dispatched (NULL outside dispatch) */
+    char *hash_key;               /* `hash KEY` evaluated for this request (malloc) */
+    size_t hash_key_len;
     bool in_error_page;
     int error_status;
     int up_peer;                  /* balancer peer of the current attempt */

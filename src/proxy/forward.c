@@ -55,7 +55,7 @@ static void write_escaped_path(struct h1_writer *w, struct str path)
     static const char hex[] = "0123456789ABCDEF";
     for (size_t i = 0; i < path.len; i++) {
         unsigned char ch = (unsigned char)path.p[i];
-        if (ch <= 0x20 || ch >= 0x7f || ch == '%' || ch == '?' || ch == '#' || ch == '"') {
+        if (ch <= 0x20 || ch >= 0x7f || strchr("%?#\"<>\\^`{|}", ch)) {
             char esc[3] = { '%', hex[ch >> 4], hex[ch & 15] };
             h1w_mem(w, esc, 3);
         } else {
@@ -75,7 +75,9 @@ static void write_target(struct h1_writer *w, const struct conn *c, const struct
         h1w_str(w, req->target);
         return;
     }
-    if (lc->proxy.has_uri && !lc->regex) {
+    /* nginx: a URI changed by a rewrite in this location is sent whole; the URI part of
+     * proxy_pass only replaces the prefix of the request's own URI. */
+    if (lc->proxy.has_uri && !lc->regex && !c->uri_rewritten) {
         size_t plen = lc->prefix.len <= uri.len ? lc->prefix.len : uri.len;
         h1w_str(w, lc->proxy.uri);
         uri.p += plen;
@@ -255,12 +257,8 @@ static int connect_next(struct conn *c)
     struct upstream_leg *up = &c->up;
     for (;;) {
         struct str key = STR_NULL;
-        char keybuf[1024];
-        struct req_vars rv = { .c = c, .srv = c->srv, .lc = c->lc, .g = c->lst->gen,
-                               .uri = str_make(c->uri, c->uri_len) };
         if (pc->group->hash_key) {
-            long n = var_eval(pc->group->hash_key, http_var_get, &rv, keybuf, sizeof(keybuf));
-            key = str_make(keybuf, n > 0 ? (size_t)n : 0);
+            key = str_make(c->hash_key, c->hash_key_len);
         } else if (c->peer.ss.ss_family == AF_INET6) {
             const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)(const void *)&c->peer.ss;
             key = str_make((const char *)a->sin6_addr.s6_addr, 16); /* ip_hash: raw bytes */
@@ -307,6 +305,13 @@ static int connect_next(struct conn *c)
 void forward_start(struct conn *c, const struct h1_request *req, struct req_vars *rv)
 {
     struct upstream_leg *up = &c->up;
+    if (c->lc->proxy.group->hash_key) { /* evaluated now, while the request head is at hand */
+        char key[1024];
+        rv->scratch_used = 0;
+        long n = var_eval(c->lc->proxy.group->hash_key, http_var_get, rv, key, sizeof(key));
+        c->hash_key = strndup(key, n > 0 ? (size_t)n : 0);
+        c->hash_key_len = n > 0 ? (size_t)n : 0;
+    }
     up->head = build_request_head(c, req, rv, &up->head_len);
     up->head_off = 0;
     if (!up->head) {

@@ -110,17 +110,27 @@ static struct str request_header(const struct h1_request *req, struct str var)
     return STR_NULL;
 }
 
-static struct str host_value(const struct req_vars *rv)
+static char *scratch(struct req_vars *rv, size_t n);
+
+/* nginx's $host: the Host without its port, lowercased, without a trailing dot; else the
+ * server's first name. */
+static struct str host_value(struct req_vars *rv)
 {
     struct str h = rv->req ? rv->req->host : STR_NULL;
-    if (h.len) {
-        const char *colon = memrchr(h.p, ':', h.len);
-        const char *bracket = memrchr(h.p, ']', h.len);
-        if (colon && (!bracket || colon > bracket))
-            h.len = (size_t)(colon - h.p);
+    if (!h.len)
+        return str_from_cstr(rv->srv && rv->srv->first_name ? rv->srv->first_name : "");
+    const char *colon = memrchr(h.p, ':', h.len);
+    const char *bracket = memrchr(h.p, ']', h.len);
+    if (colon && (!bracket || colon > bracket))
+        h.len = (size_t)(colon - h.p);
+    if (h.len && h.p[h.len - 1] == '.')
+        h.len--;
+    char *p = scratch(rv, h.len + 1);
+    if (!p)
         return h;
-    }
-    return str_from_cstr(rv->srv && rv->srv->first_name ? rv->srv->first_name : "");
+    for (size_t i = 0; i < h.len; i++)
+        p[i] = str_lower_ascii(h.p[i]);
+    return str_make(p, h.len);
 }
 
 static struct str builtin(struct req_vars *rv, int id)

@@ -22,6 +22,8 @@
 
 #define MAX_INTERNAL_REDIRECTS 10
 
+static void request_dispatch_phases(struct conn *c, const struct h1_request *req);
+
 enum step { STEP_CONTINUE, STEP_DONE, STEP_AGAIN };
 
 /* ---- templates ---- */
@@ -116,17 +118,54 @@ int request_set_uri(struct conn *c, struct req_vars *rv, struct str uri)
     return request_set_uri_text(c, rv, uri.p, uri.len);
 }
 
-static void redirect_to(struct conn *c, int code, const char *url)
+/* A redirect. A relative URL becomes absolute with the request's scheme, host and port, as
+ * nginx does with its default absolute_redirect on. */
+void request_redirect(struct conn *c, int code, const char *url)
 {
-    size_t cap = strlen(url) + 16;
+    char base[400] = "";
+    if (url[0] == '/') {
+        struct req_vars rv = { .c = c, .srv = c->srv, .g = c->lst->gen, .req = c->cur_req };
+        struct str host = http_var_get(&rv, HV_HOST);
+        bool dflt = c->lst->port == (c->lst->tls ? 443 : 80);
+        if (dflt)
+            snprintf(base, sizeof(base), "%s://%.*s", c->lst->tls ? "https" : "http",
+                     (int)host.len, host.p);
+        else
+            snprintf(base, sizeof(base), "%s://%.*s:%d", c->lst->tls ? "https" : "http",
+                     (int)host.len, host.p, c->lst->port);
+    }
+    size_t cap = strlen(base) + strlen(url) + 16;
     char *extra = malloc(cap);
     if (!extra) {
         conn_abort(c, "out of memory");
         return;
     }
-    snprintf(extra, cap, "Location: %s\r\n", url);
+    snprintf(extra, cap, "Location: %s%s\r\n", base, url);
     conn_respond_error(c, code, NULL, extra);
     free(extra);
+}
+
+/* nginx's argument rule for a rewrite result: new arguments come first and the old ones are
+ * appended, unless the replacement ends with '?'; without new arguments the old ones stay.
+ * Returns a malloc'd "path[?args]". */
+static char *rewrite_target(const struct conn *c, const char *out, size_t len)
+{
+    bool drop_old = len && out[len - 1] == '?';
+    if (drop_old)
+        len--;
+    const char *q = memchr(out, '?', len);
+    size_t cap = len + c->args_len + 4;
+    char *t = malloc(cap);
+    if (!t)
+        return NULL;
+    if (drop_old || !c->args)
+        snprintf(t, cap, "%.*s", (int)len, out);
+    else if (q && (size_t)(q - out) + 1 < len)
+        snprintf(t, cap, "%.*s&%.*s", (int)len, out, (int)c->args_len, c->args);
+    else
+        snprintf(t, cap, "%.*s%s%.*s", (int)(q ? (size_t)(q - out) : len), out, "?",
+                 (int)c->args_len, c->args);
+    return t;
 }
 
 static enum step run_rewrites(struct conn *c, struct req_vars *rv, const struct rewrite_rule *rules,
@@ -144,15 +183,26 @@ static enum step run_rewrites(struct conn *c, struct req_vars *rv, const struct 
             conn_fail(c, 500, "rewrite result too long");
             return STEP_DONE;
         }
-        bool absolute = strncmp(out, "http://", 7) == 0 || strncmp(out, "https://", 8) == 0 ||
-                        strncmp(out, "$scheme", 7) == 0;
-        if (rules[i].flag == REWRITE_REDIRECT || rules[i].flag == REWRITE_PERMANENT || absolute) {
-            redirect_to(c, rules[i].flag == REWRITE_PERMANENT ? 301 : 302, out);
-            free(out);
+        char *target = rewrite_target(c, out, len);
+        free(out);
+        if (!target) {
+            conn_abort(c, "out of memory");
             return STEP_DONE;
         }
-        int r = request_set_uri_text(c, rv, out, len);
-        free(out);
+        bool absolute = strncmp(target, "http://", 7) == 0 ||
+                        strncmp(target, "https://", 8) == 0;
+        if (rules[i].flag == REWRITE_REDIRECT || rules[i].flag == REWRITE_PERMANENT || absolute) {
+            request_redirect(c, rules[i].flag == REWRITE_PERMANENT ? 301 : 302, target);
+            free(target);
+            return STEP_DONE;
+        }
+        if (!strchr(target, '?')) { /* the target carries every argument the request keeps */
+            free(c->args);
+            c->args = NULL;
+            c->args_len = 0;
+        }
+        int r = request_set_uri_text(c, rv, target, strlen(target));
+        free(target);
         if (r < 0) {
             conn_fail(c, 400, "rewrite produced an invalid path");
             return STEP_DONE;
@@ -172,9 +222,11 @@ static void do_return(struct conn *c, struct req_vars *rv, const struct loc_conf
     int code = lc->return_code;
     char *text = lc->return_text ? eval_dup(rv, lc->return_text, NULL) : NULL;
     if (code == 301 || code == 302 || code == 303 || code == 307 || code == 308) {
-        redirect_to(c, code, text ? text : "/");
+        request_redirect(c, code, text ? text : "/");
     } else if (code == 444) {
         conn_abort(c, "return 444");
+    } else if (!text && code >= 400) {
+        conn_fail(c, code, NULL); /* error_page applies, as in nginx */
     } else {
         const char *type = lc->default_type ? lc->default_type : "text/plain";
         if (text)
@@ -302,7 +354,7 @@ static enum step find_location(struct conn *c, struct req_vars *rv)
                 return STEP_DONE;
             }
             snprintf(to, cap, "%s/%s%s", c->uri, c->args ? "?" : "", c->args ? c->args : "");
-            redirect_to(c, 301, to);
+            request_redirect(c, 301, to);
             free(to);
             return STEP_DONE;
         }
@@ -388,7 +440,7 @@ bool request_error_page(struct conn *c, int status)
             c->in_error_page = true;
             c->error_status = ep->response_code > 0 ? ep->response_code : status;
             if (strncmp(to, "http://", 7) == 0 || strncmp(to, "https://", 8) == 0)
-                redirect_to(c, ep->response_code > 0 ? ep->response_code : 302, to);
+                request_redirect(c, ep->response_code > 0 ? ep->response_code : 302, to);
             else if (to[0] == '@' && location_find_named(c->srv->locs, to))
                 request_enter_location(c, &none, &rv,
                                        location_find_named(c->srv->locs, to)->data);
@@ -402,6 +454,13 @@ bool request_error_page(struct conn *c, int status)
 }
 
 void request_dispatch(struct conn *c, const struct h1_request *req)
+{
+    c->cur_req = req; /* valid during dispatch only; cleared below */
+    request_dispatch_phases(c, req);
+    c->cur_req = NULL;
+}
+
+static void request_dispatch_phases(struct conn *c, const struct h1_request *req)
 {
     const struct gen_listen *gl = c->lst->gl;
     c->srv = server_names_find(gl->names, req->host);

@@ -19,6 +19,9 @@ void request_internal_redirect(struct conn *c, const struct h1_request *req, str
 /* Replaces the request's URI ("path[?args]"), normalized. Returns 0 or -1 (invalid path). */
 int request_set_uri(struct conn *c, struct req_vars *rv, struct str uri);
 
+/* Answers with a redirect; a relative URL is made absolute (scheme, host, port), as nginx. */
+void request_redirect(struct conn *c, int code, const char *url);
+
 /* Continues the phases in a given location (a named one from try_files). */
 void request_enter_location(struct conn *c, const struct h1_request *req, struct req_vars *rv,
                             const struct loc_conf *lc);

@@ -183,12 +183,7 @@ static void serve_path(struct conn *c, const struct h1_request *req, struct req_
         }
         snprintf(to, cap, "%.*s/%s%s", (int)rv->uri.len, rv->uri.p, c->args ? "?" : "",
                  c->args ? c->args : "");
-        char *extra = malloc(cap + 16);
-        if (extra) {
-            snprintf(extra, cap + 16, "Location: %s\r\n", to);
-            conn_respond_error(c, 301, NULL, extra);
-        }
-        free(extra);
+        request_redirect(c, 301, to);
         free(to);
         return;
     }
