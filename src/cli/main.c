@@ -15,11 +15,13 @@ static void usage(FILE *f)
           "usage:\n"
           "  wssgate proxy --from https://HOST:PORT --to ws://127.0.0.1:9502   one-line wss\n"
           "  wssgate demo                         local CA, chat page and chat backend\n"
+          "  wssgate cert NAME...                 a certificate from the local CA (--install: "
+          "trust the CA)\n"
+          "  wssgate doctor URL [--page ORIGIN]   why a WebSocket fails, in the browser's words\n"
           "  wssgate -c FILE [-t|-T|-s reload|stop]   an nginx-dialect configuration\n"
           "  wssgate --directives                 every directive it reads (docs/config.md)\n"
           "  wssgate version\n\n"
-          "not built yet: cert, doctor\n"
-          "run 'wssgate proxy --help' or 'wssgate demo --help' for their options\n",
+          "run 'wssgate COMMAND --help' for the options of proxy, demo, cert and doctor\n",
           f);
 }
 
@@ -46,6 +48,10 @@ int main(int argc, char **argv)
         return cmd_proxy(argc - 2, argv + 2);
     if (strcmp(cmd, "demo") == 0)
         return cmd_demo(argc - 2, argv + 2);
+    if (strcmp(cmd, "cert") == 0)
+        return cmd_cert(argc - 2, argv + 2);
+    if (strcmp(cmd, "doctor") == 0)
+        return cmd_doctor(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("wssgate %s (%s)\n", WSSGATE_VERSION, OpenSSL_version(OPENSSL_VERSION));
         return 0;
@@ -61,10 +67,6 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "--directives") == 0) {
         conf_write_directive_docs(stdout);
         return 0;
-    }
-    if (strcmp(cmd, "cert") == 0 || strcmp(cmd, "doctor") == 0) {
-        fprintf(stderr, "wssgate: '%s' is not built yet (see README, \"Not built yet\")\n", cmd);
-        return 2;
     }
     fprintf(stderr, "wssgate: unknown command \"%s\"\n\n", cmd);
     usage(stderr);
