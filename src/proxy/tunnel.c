@@ -46,6 +46,11 @@ static int read_side(struct conn *c, struct stream *src, struct buf *b, struct w
         room = limit;
     ssize_t r = stream_read(src, buf_writep(b), room);
     if (r > 0) {
+        /* A short read drained the socket (nginx's rule): skip the read that would only say
+         * EAGAIN. Safe with level-triggered epoll, which reports it again if more arrives;
+         * bytes OpenSSL still holds are seen by tls_stream_pending(). */
+        if ((size_t)r < room)
+            *ready = false;
         ws_track_feed(t, (const uint8_t *)buf_writep(b), (size_t)r);
         b->tail += (unsigned)r;
         c->last_active_ms = ev_now(&c->w->loop);
