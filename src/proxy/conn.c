@@ -38,7 +38,6 @@ void conn_accept(struct conn_worker *w, int fd, const struct net_addr *peer,
     c->w = w;
     c->lst = lst;
     c->file_fd = -1;
-    gen_ref(lst->gen); /* the generation outlives every connection that started on it */
     c->peer = *peer;
     addr_ip_port((const struct sockaddr *)&peer->ss, c->peer_ip, sizeof(c->peer_ip));
     c->started_ms = c->last_active_ms = ev_now(&w->loop);
@@ -55,6 +54,7 @@ void conn_accept(struct conn_worker *w, int fd, const struct net_addr *peer,
         stream_plain_init(&c->s, fd);
         c->phase = PH_READ_HEAD;
     }
+    gen_ref(lst->gen); /* the generation outlives every connection that started on it */
     ev_io_init(&c->io, fd, on_client_io);
     c->next = w->conns;
     if (w->conns)
