@@ -49,6 +49,8 @@ struct worker {
     int id;
     struct ev_timer stop_timer;
     struct ev_timer accept_pause;  /* out of descriptors: listeners rest, then resume */
+    struct wlisten *retired;       /* the previous listener array, freed after this turn */
+    struct ev_defer retire;
     uint64_t emfile_logged_ms;
     atomic_int stop_level;         /* 0 run, 1 drain, 2 stop now */
     bool started;
@@ -139,11 +141,23 @@ static void drop_listeners(struct worker *w, const struct handover *keep)
 
 /* ---- reload, on the worker ---- */
 
+/* Events of this loop turn may still point into the previous listener array (their watchers
+ * are marked stale); it is freed once the turn is over. */
+static void free_retired(struct ev_loop *loop, struct ev_defer *d)
+{
+    (void)loop;
+    struct worker *w = container_of(d, struct worker, retire);
+    free(w->retired);
+    w->retired = NULL;
+}
+
 static void take_handover(struct worker *w, struct handover *h)
 {
     pthread_mutex_lock(&w->mu);
     drop_listeners(w, h);
-    free(w->ls);
+    free(w->retired); /* from an earlier turn: no event can point into it any more */
+    w->retired = w->ls;
+    ev_defer_queue(&w->cw.loop, &w->retire);
     w->ls = h->ls;
     w->nls = h->n;
     pthread_mutex_unlock(&w->mu);
@@ -225,7 +239,8 @@ struct ctl {
 
 /* Listener sockets for g in worker k: the fd of the same address in the worker's current set,
  * else a new socket. Returns NULL with err when an address cannot be bound. */
-static struct handover *prepare(struct ctl *ctl, int k, struct gen *g, char *err, size_t errlen)
+static struct handover *prepare(struct ctl *ctl, int k, struct gen *g, bool at_start, char *err,
+                                size_t errlen)
 {
     struct handover *h = calloc(1, sizeof(*h));
     struct wlisten *ls = calloc(g->nlistens ? g->nlistens : 1, sizeof(*ls));
@@ -245,7 +260,12 @@ static struct handover *prepare(struct ctl *ctl, int k, struct gen *g, char *err
                 ls[i].fd = w->ls[j].fd;
         if (ls[i].fd >= 0)
             continue;
-        int fd = sock_listen(&gl->addr, true, gl->backlog);
+        /* At start, refuse an address another program listens on: with SO_REUSEPORT the bind
+         * would succeed and the two would share the port. (Not on reload: a port this process
+         * just gave up may still be closing in another worker.) */
+        int fd = at_start && k == 0 && sock_address_taken(&gl->addr)
+                     ? (errno = EADDRINUSE, -1)
+                     : sock_listen(&gl->addr, true, gl->backlog);
         if (fd < 0) {
             int e = errno;
             snprintf(err, errlen, "cannot listen on %s: %s%s", gl->text, strerror(e),
@@ -292,7 +312,7 @@ static int prepare_all(struct ctl *ctl, struct gen *g, struct handover **hs, cha
 {
     for (int k = 0; k < ctl->n; k++) {
         pthread_mutex_lock(&ctl->ws[k].mu);
-        hs[k] = prepare(ctl, k, g, err, errlen);
+        hs[k] = prepare(ctl, k, g, false, err, errlen);
         pthread_mutex_unlock(&ctl->ws[k].mu);
         if (!hs[k]) {
             for (int j = 0; j < k; j++) {
@@ -381,6 +401,7 @@ static void free_workers(struct ctl *ctl)
             if (w->ls[i].fd >= 0)
                 close(w->ls[i].fd);
         free(w->ls);
+        free(w->retired);
         gen_unref(w->gen);
         if (w->cw.loop.epfd >= 0)
             ev_loop_fini(&w->cw.loop);
@@ -409,7 +430,8 @@ static int make_workers(struct ctl *ctl, struct gen *g, char *err, size_t errlen
         w->cw.loop.on_wake = on_wake;
         ev_timer_init(&w->stop_timer, on_stop_timer);
         ev_timer_init(&w->accept_pause, on_accept_resume);
-        struct handover *h = prepare(ctl, k, g, err, errlen);
+        ev_defer_init(&w->retire, free_retired);
+        struct handover *h = prepare(ctl, k, g, true, err, errlen);
         if (!h)
             return -1;
         gen_ref(g);

@@ -363,6 +363,10 @@ static int d_server_name(struct load *ld, const struct conf_node *n)
     struct srv_build *sb = ld->srv;
     for (size_t i = 0; i < n->nargs; i++) {
         sb->names = arena_grow(ld->a, sb->names, sb->nnames, sizeof(*sb->names));
+        sb->names_file = arena_grow(ld->a, sb->names_file, sb->nnames, sizeof(*sb->names_file));
+        sb->names_line = arena_grow(ld->a, sb->names_line, sb->nnames, sizeof(*sb->names_line));
+        sb->names_file[sb->nnames] = arena_strdup(ld->a, n->file);
+        sb->names_line[sb->nnames] = n->line;
         sb->names[sb->nnames++] = arena_strdup(ld->a, arg(n, i));
     }
     if (!sb->sc->first_name)
@@ -373,7 +377,7 @@ static int d_server_name(struct load *ld, const struct conf_node *n)
 static int d_ssl_certificate(struct load *ld, const struct conf_node *n)
 {
     ld->srv->cert = arena_strdup(ld->a, arg(n, 0));
-    ld->srv->cert_file = n->file;
+    ld->srv->cert_file = arena_strdup(ld->a, n->file);
     ld->srv->cert_line = n->line;
     return 0;
 }
@@ -381,6 +385,8 @@ static int d_ssl_certificate(struct load *ld, const struct conf_node *n)
 static int d_ssl_certificate_key(struct load *ld, const struct conf_node *n)
 {
     ld->srv->key = arena_strdup(ld->a, arg(n, 0));
+    ld->srv->key_file = arena_strdup(ld->a, n->file);
+    ld->srv->key_line = n->line;
     return 0;
 }
 

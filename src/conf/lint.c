@@ -49,7 +49,9 @@ static void lint_cert_names(struct load *ld, struct srv_build *sb)
             load_warn_at(ld, sb->cert_file, sb->cert_line,
                          "certificate \"%s\" does not cover server_name \"%s\": browsers will "
                          "show NET::ERR_CERT_COMMON_NAME_INVALID. Issue one that names it "
-                         "(wssgate cert %s)", sb->cert, name, name);
+                         "(wssgate cert %s%s%s)", sb->cert, name,
+                         name[0] == '.' ? name + 1 : name, name[0] == '.' ? " '*" : "",
+                         name[0] == '.' ? name : "");
     }
 }
 

@@ -459,7 +459,9 @@ static int build_tls(struct load *ld, struct srv_build *sb)
     char err[600];
     SSL_CTX *ctx = tls_ctx_new_server(sb->cert, sb->key, err, sizeof(err));
     if (!ctx) {
-        struct conf_node cat = { .file = sb->cert_file, .line = sb->cert_line };
+        bool key_problem = strstr(err, "cannot load key") || strstr(err, "does not match");
+        struct conf_node cat = { .file = key_problem ? sb->key_file : sb->cert_file,
+                                 .line = key_problem ? sb->key_line : sb->cert_line };
         return load_error(ld, &cat, "%s; check the paths and that the key belongs to the "
                                     "certificate", err);
     }
@@ -525,6 +527,7 @@ static int build_listens(struct load *ld)
     for (size_t i = 0; i < g->nlistens; i++) {
         struct gen_listen *gl = &g->listens[i];
         gl->names = server_names_new();
+        gen_on_free(g, (void (*)(void *))server_names_free, gl->names);
         const struct listen_build *dflt_at = NULL;
         for (size_t s = 0; s < ld->nservers; s++) {
             struct srv_build *sb = ld->servers[s];
@@ -548,12 +551,12 @@ static int build_listens(struct load *ld)
                 for (size_t n = 0; n < sb->nnames; n++) {
                     char err[300];
                     int r = server_names_add(gl->names, sb->names[n], sb->sc, err, sizeof(err));
+                    struct conf_node nat = { .file = sb->names_file[n],
+                                             .line = sb->names_line[n] };
                     if (r < 0)
-                        return load_error(ld, &(struct conf_node){ .file = sb->file,
-                                                                   .line = sb->line },
-                                          "%s", err);
+                        return load_error(ld, &nat, "%s", err);
                     if (r > 0)
-                        load_warn_at(ld, sb->file, sb->line, "%s on %s, ignored", err, gl->text);
+                        load_warn_at(ld, nat.file, nat.line, "%s on %s, ignored", err, gl->text);
                 }
             }
         }
@@ -761,8 +764,6 @@ static int build(struct load *ld)
     }
     if (build_listens(ld) < 0)
         return -1;
-    for (size_t i = 0; i < g->nlistens; i++)
-        gen_on_free(g, (void (*)(void *))server_names_free, g->listens[i].names);
     build_sni(ld);
     char err[300];
     g->upstream_ssl = tls_ctx_new_client(err, sizeof(err));

@@ -61,10 +61,12 @@ struct srv_build {
     struct listen_build *listens;
     size_t nlistens;
     const char **names;
+    const char **names_file;   /* where each name was written */
+    unsigned *names_line;
     size_t nnames;
     const char *cert, *key;
-    const char *cert_file, *ssl_on_file;
-    unsigned cert_line, ssl_on_line, protocols_line, ciphers_line;
+    const char *cert_file, *key_file, *ssl_on_file;
+    unsigned cert_line, key_line, ssl_on_line, protocols_line, ciphers_line;
     bool ssl_on;
     const char *protocols, *ciphers;
     bool prefer_server_ciphers;

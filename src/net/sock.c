@@ -30,6 +30,20 @@ fail:;
     return -1;
 }
 
+bool sock_address_taken(const struct net_addr *a)
+{
+    int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (a->ss.ss_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    bool taken = bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0 && errno == EADDRINUSE;
+    close(fd);
+    return taken;
+}
+
 int sock_accept(int lfd, struct net_addr *peer)
 {
     peer->len = sizeof(peer->ss);

@@ -10,6 +10,10 @@
  * worker can own one). Returns the fd, or -1 with errno. */
 int sock_listen(const struct net_addr *a, bool reuseport, int backlog);
 
+/* True when another socket already listens on a (a probe bind without SO_REUSEPORT fails):
+ * SO_REUSEPORT would otherwise let a second server share the port silently. */
+bool sock_address_taken(const struct net_addr *a);
+
 /* Accepts one connection as non-blocking with TCP_NODELAY. Returns the fd, or -1 with errno
  * (EAGAIN when none is pending). */
 int sock_accept(int lfd, struct net_addr *peer);
