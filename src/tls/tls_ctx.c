@@ -50,6 +50,10 @@ SSL_CTX *tls_ctx_new_server(const char *cert_file, const char *key_file, char *e
                                  SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
                               SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    /* One read(2) per record instead of two (header, then body). Bytes read ahead wait inside
+     * OpenSSL where epoll cannot see them: every reader either reads until EAGAIN or asks
+     * tls_stream_pending() first. */
+    SSL_CTX_set_read_ahead(ctx, 1);
     if (SSL_CTX_set_cipher_list(ctx, TLS_DEFAULT_CIPHERS) != 1) {
         tls_error_string(err, errlen, "cannot set the cipher list");
         goto fail;
