@@ -654,10 +654,13 @@ def host_cert(home, name):
     return str(cert), str(key)
 
 
-def conf_test(conf, cwd=None, timeout=30, args=("-t",)):
-    """`wssgate -t -c CONF` (nothing started) -> (exit status, stderr text)."""
+def conf_test(conf, cwd=None, timeout=30, args=("-t",), asan_options=None):
+    """`wssgate -t -c CONF` (nothing started) -> (exit status, stderr text). A sanitizer report
+    fails the test."""
     env = dict(os.environ)
     env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1")
+    if asan_options:
+        env["ASAN_OPTIONS"] = asan_options
     p = subprocess.run([wssgate_bin()] + list(args) + ["-c", str(conf)], cwd=str(cwd) if cwd else None,
                        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
     err = p.stderr.decode(errors="replace")
@@ -687,3 +690,13 @@ def conf_messages(stderr, conf):
         warn = text.startswith("warning: ")
         out.append((int(num), warn, text[len("warning: "):] if warn else text))
     return out
+
+
+def is_sanitized_binary(path=None):
+    """Whether the wssgate binary is the ASan build (leak and use-after-free checks mean
+    something only there); False when there is no binary yet."""
+    try:
+        with open(path or wssgate_bin(), "rb") as f:
+            return b"__asan_init" in f.read()
+    except OSError:
+        return False
