@@ -31,7 +31,6 @@ enum loc_handler {
     HANDLER_PROXY,    /* proxy_pass: HTTP and WebSocket */
     HANDLER_RETURN,   /* return CODE [TEXT|URL] */
     HANDLER_FASTCGI,  /* fastcgi_pass: parsed and checked, answered with 501 until built */
-    HANDLER_PAGE,     /* an in-memory page (the demo chat page) */
 };
 
 struct hdr_set {
@@ -108,8 +107,6 @@ struct loc_conf {
     struct proxy_conf proxy;
     int return_code;
     struct var_template *return_text;
-    const char *page;
-    size_t page_len;
     struct rewrite_rule *rewrites;
     size_t nrewrites;
     struct access_rule *access;

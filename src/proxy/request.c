@@ -327,10 +327,6 @@ static void run_handler(struct conn *c, const struct h1_request *req, struct req
         conn_fail(c, 501, why);
         return;
     }
-    case HANDLER_PAGE:
-        conn_respond(c, 200, "text/html; charset=utf-8", lc->page, lc->page_len,
-                     "Cache-Control: no-cache\r\n", false);
-        return;
     case HANDLER_STATIC:
         static_serve(c, req, rv);
         return;
