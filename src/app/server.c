@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 /* Past the drain deadline, how long tunnels get to exchange close frames before a hard stop. */
@@ -445,6 +446,21 @@ static int make_workers(struct ctl *ctl, struct gen *g, char *err, size_t errlen
     return 0;
 }
 
+/* Each tunnel needs two descriptors (client and backend): say so when the configuration asks
+ * for more connections than the descriptor limit allows. */
+static void check_fd_limit(const struct gen *g, int workers)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+        return;
+    unsigned long long want = 2ull * g->worker_connections * (unsigned)workers + 64;
+    if (want > rl.rlim_cur)
+        log_warn("worker_connections %u x %d workers needs about %llu descriptors (two per "
+                 "tunnel) but the limit is %llu: raise the hard limit (ulimit -Hn, LimitNOFILE= "
+                 "in systemd) or lower worker_connections",
+                 g->worker_connections, workers, want, (unsigned long long)rl.rlim_cur);
+}
+
 int app_run(struct gen *g, const struct app_run_opts *opts, char *err, size_t errlen)
 {
     struct ctl ctl = { 0 };
@@ -453,6 +469,7 @@ int app_run(struct gen *g, const struct app_run_opts *opts, char *err, size_t er
                               : app_default_workers();
     if (ctl.n > 256)
         ctl.n = 256;
+    check_fd_limit(g, ctl.n);
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
