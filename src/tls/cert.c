@@ -2,6 +2,8 @@
  * keys, extensions, signing, and PEM files written atomically into the state dir. */
 #include "tls/cert.h"
 
+#include "core/errbuf.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -44,21 +46,8 @@ static const char NEW_CA_HINT[] = "browsers that trusted the old CA must then tr
 
 /* ---- errors ---- */
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 static void ssl_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* As set_err, then ": " and the first (root-cause) reason in OpenSSL's error queue, which it
  * empties so that a later failure does not report a stale reason. */
@@ -80,7 +69,7 @@ static void ssl_err(char *err, size_t errlen, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
-    set_err(err, errlen, "%s: %s", what, why);
+    errbuf_set(err, errlen, "%s: %s", what, why);
 }
 
 /* Copies s for an error message: non-printable bytes become '?', long names are cut. */
@@ -115,7 +104,7 @@ static int path_exists(const char *path, char *err, size_t errlen)
         return 1;
     if (errno == ENOENT)
         return 0;
-    set_err(err, errlen, "cannot access %s: %s", path, strerror(errno));
+    errbuf_set(err, errlen, "cannot access %s: %s", path, strerror(errno));
     return -1;
 }
 
@@ -127,7 +116,7 @@ static int mkdir_p(const char *dir, char *err, size_t errlen)
     struct stat st;
 
     if (len == 0 || len >= sizeof p) {
-        set_err(err, errlen, "directory path is empty or too long");
+        errbuf_set(err, errlen, "directory path is empty or too long");
         return -1;
     }
     memcpy(p, dir, len + 1);
@@ -136,17 +125,17 @@ static int mkdir_p(const char *dir, char *err, size_t errlen)
             continue;
         p[i] = '\0';
         if (mkdir(p, 0700) != 0 && errno != EEXIST) {
-            set_err(err, errlen, "cannot create directory %s: %s", p, strerror(errno));
+            errbuf_set(err, errlen, "cannot create directory %s: %s", p, strerror(errno));
             return -1;
         }
         p[i] = dir[i];
     }
     if (stat(dir, &st) != 0) {
-        set_err(err, errlen, "cannot access %s: %s", dir, strerror(errno));
+        errbuf_set(err, errlen, "cannot access %s: %s", dir, strerror(errno));
         return -1;
     }
     if (!S_ISDIR(st.st_mode)) {
-        set_err(err, errlen, "%s is not a directory", dir);
+        errbuf_set(err, errlen, "%s is not a directory", dir);
         return -1;
     }
     return 0;
@@ -196,25 +185,25 @@ static int write_file_atomic(const char *path, const char *data, size_t len, mod
     int fd, n = snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
 
     if (n < 0 || (size_t)n >= sizeof tmp) {
-        set_err(err, errlen, "cannot write %s: path too long", path);
+        errbuf_set(err, errlen, "cannot write %s: path too long", path);
         return -1;
     }
     fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0) {
-        set_err(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        errbuf_set(err, errlen, "cannot write %s: %s", path, strerror(errno));
         return -1;
     }
     if (fchmod(fd, mode) != 0 || write_all(fd, data, len) != 0 || fsync(fd) != 0) {
         int e = errno;
         close(fd);
         unlink(tmp);
-        set_err(err, errlen, "cannot write %s: %s", path, strerror(e));
+        errbuf_set(err, errlen, "cannot write %s: %s", path, strerror(e));
         return -1;
     }
     if (close(fd) != 0 || rename(tmp, path) != 0) {
         int e = errno;
         unlink(tmp);
-        set_err(err, errlen, "cannot write %s: %s", path, strerror(e));
+        errbuf_set(err, errlen, "cannot write %s: %s", path, strerror(e));
         return -1;
     }
     sync_parent(path);
@@ -279,7 +268,7 @@ static X509 *read_cert(const char *path, char *err, size_t errlen)
     X509 *x;
 
     if (f == NULL) {
-        set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        errbuf_set(err, errlen, "cannot read %s: %s", path, strerror(errno));
         return NULL;
     }
     x = PEM_read_X509(f, NULL, no_passphrase, NULL);
@@ -295,7 +284,7 @@ static EVP_PKEY *read_key(const char *path, char *err, size_t errlen)
     EVP_PKEY *k;
 
     if (f == NULL) {
-        set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        errbuf_set(err, errlen, "cannot read %s: %s", path, strerror(errno));
         return NULL;
     }
     k = PEM_read_PrivateKey(f, NULL, no_passphrase, NULL);
@@ -314,17 +303,17 @@ static int lock_dir(const char *dir, char *err, size_t errlen)
     int fd;
 
     if (join(p, sizeof p, dir, ".lock") != 0) {
-        set_err(err, errlen, "path too long: %s", dir);
+        errbuf_set(err, errlen, "path too long: %s", dir);
         return -1;
     }
     fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
-        set_err(err, errlen, "cannot open lock file %s: %s", p, strerror(errno));
+        errbuf_set(err, errlen, "cannot open lock file %s: %s", p, strerror(errno));
         return -1;
     }
     while (flock(fd, LOCK_EX) != 0) {
         if (errno != EINTR) {
-            set_err(err, errlen, "cannot lock %s: %s", p, strerror(errno));
+            errbuf_set(err, errlen, "cannot lock %s: %s", p, strerror(errno));
             close(fd);
             return -1;
         }
@@ -423,7 +412,7 @@ static int parse_dns(const char *in, size_t len, struct name *out, char *err, si
     if (why == NULL && numeric)
         why = "ends in a numeric label but is not a valid IPv4 address";
     if (why != NULL) {
-        set_err(err, errlen, "invalid name \"%s\": %s", shown(in, q, sizeof q), why);
+        errbuf_set(err, errlen, "invalid name \"%s\": %s", shown(in, q, sizeof q), why);
         return -1;
     }
     out->text[len] = '\0';
@@ -437,11 +426,11 @@ static int parse_name(const char *in, struct name *out, char *err, size_t errlen
     size_t len = in == NULL ? 0 : strlen(in);
 
     if (len == 0) {
-        set_err(err, errlen, "invalid name \"\": a name cannot be empty");
+        errbuf_set(err, errlen, "invalid name \"\": a name cannot be empty");
         return -1;
     }
     if (len > CERT_MAX_NAME_LEN) {
-        set_err(err, errlen, "invalid name \"%s\": longer than %d bytes", shown(in, q, sizeof q),
+        errbuf_set(err, errlen, "invalid name \"%s\": longer than %d bytes", shown(in, q, sizeof q),
                 CERT_MAX_NAME_LEN);
         return -1;
     }
@@ -458,12 +447,12 @@ static struct name *parse_names(const char *const *names, size_t n, size_t *coun
     struct name *v;
 
     if (names == NULL || n == 0 || n > CERT_MAX_NAMES) {
-        set_err(err, errlen, "a certificate needs 1 to %d names, got %zu", CERT_MAX_NAMES, n);
+        errbuf_set(err, errlen, "a certificate needs 1 to %d names, got %zu", CERT_MAX_NAMES, n);
         return NULL;
     }
     v = calloc(n, sizeof *v);
     if (v == NULL) {
-        set_err(err, errlen, "out of memory");
+        errbuf_set(err, errlen, "out of memory");
         return NULL;
     }
     *count = 0;
@@ -495,7 +484,7 @@ static EVP_PKEY *new_key(enum cert_key_type type, char *err, size_t errlen)
         k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
         break;
     default:
-        set_err(err, errlen, "unknown key type %d", (int)type);
+        errbuf_set(err, errlen, "unknown key type %d", (int)type);
         return NULL;
     }
     if (k == NULL)
@@ -611,7 +600,7 @@ static int make_ca(X509 **cert_out, EVP_PKEY **key_out, char *err, size_t errlen
     EVP_PKEY *key = NULL;
 
     if (gmtime_r(&from, &tm) == NULL) {
-        set_err(err, errlen, "cannot read the clock");
+        errbuf_set(err, errlen, "cannot read the clock");
         return -1;
     }
     tm.tm_year += 10;
@@ -689,7 +678,7 @@ static int make_leaf(X509 *issuer, EVP_PKEY *issuer_key, const struct name *v, s
         if (X509_set1_notAfter(x, X509_get0_notAfter(issuer)) != 1)
             goto fail;
         if (ASN1_TIME_compare(X509_get0_notAfter(x), X509_get0_notBefore(x)) <= 0) {
-            set_err(err, errlen, "the CA certificate has expired: create a new CA (%s)",
+            errbuf_set(err, errlen, "the CA certificate has expired: create a new CA (%s)",
                     NEW_CA_HINT);
             X509_free(x);
             EVP_PKEY_free(key);
@@ -715,14 +704,14 @@ static int resolve_opts(const struct cert_issue_opts *in, struct cert_issue_opts
     out->key_type = in != NULL ? in->key_type : CERT_KEY_EC_P256;
     out->days = in != NULL && in->days != 0 ? in->days : CERT_MAX_DAYS;
     if (out->days < 0 || out->days > CERT_MAX_DAYS) {
-        set_err(err, errlen,
+        errbuf_set(err, errlen,
                 "a validity of %d days is out of range: use 1 to %d (browsers refuse server "
                 "certificates valid for longer)",
                 out->days, CERT_MAX_DAYS);
         return -1;
     }
     if (out->key_type != CERT_KEY_EC_P256 && out->key_type != CERT_KEY_RSA_2048) {
-        set_err(err, errlen, "unknown key type %d", (int)out->key_type);
+        errbuf_set(err, errlen, "unknown key type %d", (int)out->key_type);
         return -1;
     }
     return 0;
@@ -741,7 +730,7 @@ static int issue(X509 *issuer, EVP_PKEY *issuer_key, const char *const *names, s
     int rc = -1;
 
     if (cert_path == NULL || key_path == NULL || strcmp(cert_path, key_path) == 0) {
-        set_err(err, errlen, "the certificate and the key need two different files");
+        errbuf_set(err, errlen, "the certificate and the key need two different files");
         return -1;
     }
     if (resolve_opts(opts, &o, err, errlen) != 0)
@@ -781,18 +770,18 @@ int cert_state_dir(char *out, size_t cap, char *err, size_t errlen)
             && getpwuid_r(getuid(), &pw, pwbuf, sizeof pwbuf, &res) == 0 && res != NULL)
             home = pw.pw_dir;
         if (home == NULL || home[0] == '\0') {
-            set_err(err, errlen, "cannot find a home directory: set WSSGATE_HOME or HOME");
+            errbuf_set(err, errlen, "cannot find a home directory: set WSSGATE_HOME or HOME");
             return -1;
         }
         h = home;
         n = snprintf(out, cap, "%s/.local/share/wssgate", home);
     }
     if (n < 0 || (size_t)n >= cap) {
-        set_err(err, errlen, "state directory path is too long (%s=%s)", var, h);
+        errbuf_set(err, errlen, "state directory path is too long (%s=%s)", var, h);
         return -1;
     }
     if (out[0] != '/') {
-        set_err(err, errlen, "%s must be an absolute path, not \"%s\"", var, h);
+        errbuf_set(err, errlen, "%s must be an absolute path, not \"%s\"", var, h);
         return -1;
     }
     for (len = (size_t)n; len > 1 && out[len - 1] == '/'; len--)
@@ -811,7 +800,7 @@ static struct cert_ca *ca_load(const char *cp, const char *kp, char *err, size_t
     struct cert_ca *ca = calloc(1, sizeof *ca);
 
     if (ca == NULL) {
-        set_err(err, errlen, "out of memory");
+        errbuf_set(err, errlen, "out of memory");
         return NULL;
     }
     ca->cert = read_cert(cp, err, errlen);
@@ -821,19 +810,19 @@ static struct cert_ca *ca_load(const char *cp, const char *kp, char *err, size_t
     if (ca->key == NULL)
         goto fail;
     if (X509_check_private_key(ca->cert, ca->key) != 1) {
-        set_err(err, errlen,
+        errbuf_set(err, errlen,
                 "CA key %s does not match certificate %s: restore the matching pair, or delete "
                 "both to create a new CA (%s)",
                 kp, cp, NEW_CA_HINT);
         goto fail;
     }
     if (X509_check_ca(ca->cert) == 0) {
-        set_err(err, errlen, "%s is not a CA certificate: delete it and %s to create a new CA", cp,
+        errbuf_set(err, errlen, "%s is not a CA certificate: delete it and %s to create a new CA", cp,
                 kp);
         goto fail;
     }
     if (X509_cmp_current_time(X509_get0_notAfter(ca->cert)) <= 0) {
-        set_err(err, errlen,
+        errbuf_set(err, errlen,
                 "CA certificate %s has expired: delete it and %s to create a new CA (%s)", cp, kp,
                 NEW_CA_HINT);
         goto fail;
@@ -851,7 +840,7 @@ static struct cert_ca *ca_create(const char *cp, const char *kp, char *err, size
     struct cert_ca *ca = calloc(1, sizeof *ca);
 
     if (ca == NULL) {
-        set_err(err, errlen, "out of memory");
+        errbuf_set(err, errlen, "out of memory");
         return NULL;
     }
     if (make_ca(&ca->cert, &ca->key, err, errlen) != 0 || write_key(kp, ca->key, err, errlen) != 0)
@@ -877,7 +866,7 @@ struct cert_ca *cert_ca_load_or_create(const char *dir, bool *created, char *err
         *created = false;
     if (dir == NULL || join(cp, sizeof cp, dir, CERT_CA_FILE) != 0
         || join(kp, sizeof kp, dir, CERT_CA_KEY_FILE) != 0) {
-        set_err(err, errlen, "state directory path is missing or too long");
+        errbuf_set(err, errlen, "state directory path is missing or too long");
         return NULL;
     }
     if (mkdir_p(dir, err, errlen) != 0)
@@ -896,12 +885,12 @@ struct cert_ca *cert_ca_load_or_create(const char *dir, bool *created, char *err
         if (ca != NULL && created != NULL)
             *created = true;
     } else if (ce) {
-        set_err(err, errlen,
+        errbuf_set(err, errlen,
                 "CA key %s is missing but %s exists: restore the key from a backup, or delete "
                 "%s to create a new CA (%s)",
                 kp, cp, cp, NEW_CA_HINT);
     } else {
-        set_err(err, errlen,
+        errbuf_set(err, errlen,
                 "CA certificate %s is missing but %s exists: restore the certificate from a "
                 "backup, or delete %s to create a new CA (%s)",
                 cp, kp, kp, NEW_CA_HINT);
@@ -924,7 +913,7 @@ int cert_issue(const struct cert_ca *ca, const char *const *names, size_t n,
                char *err, size_t errlen)
 {
     if (ca == NULL) {
-        set_err(err, errlen, "no CA to sign with");
+        errbuf_set(err, errlen, "no CA to sign with");
         return -1;
     }
     return issue(ca->cert, ca->key, names, n, opts, cert_path, key_path, err, errlen);
@@ -1014,14 +1003,14 @@ int cert_ensure_host(const struct cert_ca *ca, const char *dir, const char *host
     int lock, rc = 0;
 
     if (ca == NULL || dir == NULL) {
-        set_err(err, errlen, "no CA or state directory");
+        errbuf_set(err, errlen, "no CA or state directory");
         return -1;
     }
     if (parse_name(host, &nm, err, errlen) != 0)
         return -1;
     if (join(hosts, sizeof hosts, dir, CERT_HOSTS_DIR) != 0
         || host_paths(hosts, &nm, cert_out, cert_cap, key_out, key_cap) != 0) {
-        set_err(err, errlen, "path for host %s is too long", nm.text);
+        errbuf_set(err, errlen, "path for host %s is too long", nm.text);
         return -1;
     }
     if (mkdir_p(hosts, err, errlen) != 0)
@@ -1099,7 +1088,7 @@ int cert_describe(const char *cert_path, struct cert_info *info, char *err, size
     X509 *x;
 
     if (cert_path == NULL || info == NULL) {
-        set_err(err, errlen, "no certificate file or no place for its description");
+        errbuf_set(err, errlen, "no certificate file or no place for its description");
         return -1;
     }
     x = read_cert(cert_path, err, errlen);

@@ -2,6 +2,8 @@
  * directory plus update-ca-certificates, and certutil on each NSS database in the home. */
 #include "tls/trust.h"
 
+#include "core/errbuf.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
@@ -20,19 +22,6 @@
 
 enum { PATH_CAP = 1024, OUT_CAP = 16384 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* Notes are filled like errors. */
 static void note_set(char *note, size_t cap, const char *fmt, ...)
@@ -332,7 +321,7 @@ static X509 *load_ca(const char *ca_path, char *err, size_t errlen)
     X509 *ca = read_cert(ca_path);
 
     if (ca == NULL)
-        set_err(err, errlen,
+        errbuf_set(err, errlen,
                 "cannot read the CA certificate %s: run `wssgate cert NAME` or "
                 "`wssgate cert --install` to create it",
                 ca_path);
