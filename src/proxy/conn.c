@@ -279,8 +279,15 @@ void conn_fail(struct conn *c, int status, const char *detail)
         return;
     }
     forward_close_upstream(c);
-    c->close_after_response = true;
-    c->keep_alive = false;
+    /* As nginx: after a fully read request, an error answer keeps the connection; a head that
+     * could not be parsed, a timeout or an unread body ends it. */
+    bool reusable = c->req_line && c->req_done && c->keep_alive && !c->close_after_response &&
+                    (status == 403 || status == 404 || status == 405 || status == 500 ||
+                     status == 501 || status == 502 || status == 503 || status == 504);
+    if (!reusable) {
+        c->close_after_response = true;
+        c->keep_alive = false;
+    }
     c->phase = PH_RESPOND;
     if (detail) {
         free(c->detail);
@@ -378,6 +385,7 @@ static void read_head(struct conn *c)
             if (n == H1_INVALID) {
                 c->req_line = format_raw_line(buf_readp(&c->in), buf_len(&c->in));
                 log_info("client %s: bad request: %s (%d)", c->peer_ip, err.reason, err.status);
+                c->keep_alive = false; /* the stream cannot be trusted past a bad head */
                 conn_fail(c, err.status, err.reason);
                 return;
             }

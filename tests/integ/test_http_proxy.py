@@ -187,3 +187,20 @@ def test_many_sequential_connections(gw_http):
     with gw.connect() as c:
         c.send(simple_get("/echo-headers", "localhost"))
         assert c.read_response().status == 200
+
+
+def test_local_error_keeps_the_connection_a_bad_head_ends_it(proxy, http_backend):
+    """As nginx: a 404 the gateway answers itself (no location) leaves a keep-alive connection
+    usable for the next request; a head that cannot be parsed gets its 400 and the close."""
+    be = http_backend()
+    gw = proxy(be.url + "/", "--workers", "1", scheme="http", host="127.0.0.1", path="/in/")
+    with gw.connect(tls=False, timeout=5) as c:
+        c.send(b"GET /outside HTTP/1.1\r\nHost: x\r\n\r\n")
+        r = c.read_response()
+        assert r.status == 404 and (r.header("Connection") or "").lower() != "close", r
+        c.send(b"GET /in/echo-headers HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert c.read_response().status == 200
+    with gw.connect(tls=False, timeout=5) as c:
+        c.send(b"GET /in/x HTTP/1.1\r\nHost: x\r\nContent-Length: +5\r\n\r\n")
+        r = c.read_response()
+        assert r.status == 400 and (r.header("Connection") or "").lower() == "close", r
