@@ -396,8 +396,6 @@ static int d_ssl(struct load *ld, const struct conf_node *n)
     if (parse_flag(ld, n, &on) < 0)
         return -1;
     ld->srv->ssl_on = on;
-    ld->srv->ssl_on_file = n->file;
-    ld->srv->ssl_on_line = n->line;
     if (on)
         load_warn(ld, n, "\"ssl on\" is deprecated (nginx removed it in 1.25); write "
                          "\"listen 443 ssl;\" instead. wssgate treats every listen of this "
@@ -432,9 +430,7 @@ static int d_ssl_protocols(struct load *ld, const struct conf_node *n)
     if (!modern)
         load_warn(ld, n, "no protocol left after refusing the old ones: TLSv1.2 and TLSv1.3 are "
                          "used");
-    ld->srv->protocols = "TLSv1.2 TLSv1.3";
-    ld->srv->protocols_line = n->line;
-    return 0;
+    return 0; /* every server speaks TLSv1.2 and TLSv1.3 (tls_ctx_new_server) */
 }
 
 static int d_ssl_ciphers(struct load *ld, const struct conf_node *n)

@@ -266,10 +266,8 @@ static struct upstream_group *find_upstream(struct load *ld, const char *name, s
 {
     for (size_t i = 0; i < ld->nupstreams; i++) {
         struct ups_build *ub = ld->upstreams[i];
-        if (strlen(ub->grp->name) == len && strncmp(ub->grp->name, name, len) == 0) {
-            ub->used = true;
+        if (strlen(ub->grp->name) == len && strncmp(ub->grp->name, name, len) == 0)
             return ub->grp;
-        }
     }
     return NULL;
 }

@@ -65,10 +65,10 @@ struct srv_build {
     unsigned *names_line;
     size_t nnames;
     const char *cert, *key;
-    const char *cert_file, *key_file, *ssl_on_file;
-    unsigned cert_line, key_line, ssl_on_line, protocols_line, ciphers_line;
+    const char *cert_file, *key_file;
+    unsigned cert_line, key_line, ciphers_line;
     bool ssl_on;
-    const char *protocols, *ciphers;
+    const char *ciphers;
     bool prefer_server_ciphers;
     unsigned session_timeout_s;
     struct loc_build **locs;   /* top-level locations */
@@ -96,7 +96,6 @@ struct ups_build {
     const char *hash_key;
     const char *file;
     unsigned line;
-    bool used;
 };
 
 struct load {

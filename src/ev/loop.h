@@ -83,10 +83,6 @@ void ev_timer_init(struct ev_timer *t, ev_timer_fn *cb);
 /* (Re)arms the timer to fire after ms milliseconds. Returns 0, or -1 when out of memory. */
 int ev_timer_start(struct ev_loop *loop, struct ev_timer *t, uint64_t ms);
 void ev_timer_stop(struct ev_loop *loop, struct ev_timer *t);
-static inline bool ev_timer_active(const struct ev_timer *t)
-{
-    return t->idx != SIZE_MAX;
-}
 
 void ev_defer_init(struct ev_defer *d, ev_defer_fn *cb);
 /* Queues d for the end of this turn; queuing twice is harmless. */

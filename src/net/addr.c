@@ -76,19 +76,10 @@ int addr_split(const char *in, char *host, size_t host_cap, int *port, int defau
 
 int addr_resolve(const char *host, int port, struct net_addr *out, char *err, size_t errlen)
 {
-    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
-    struct addrinfo *res = NULL;
-    char ports[8];
-    snprintf(ports, sizeof(ports), "%d", port);
-    int rc = getaddrinfo(host, ports, &hints, &res);
-    if (rc != 0) {
-        snprintf(err, errlen, "cannot resolve host \"%s\": %s", host, gai_strerror(rc));
-        return -1;
-    }
-    memcpy(&out->ss, res->ai_addr, res->ai_addrlen);
-    out->len = res->ai_addrlen;
-    freeaddrinfo(res);
-    return 0;
+    int n = addr_resolve_all(host, port, out, 1, err, errlen);
+    if (n == 0)
+        snprintf(err, errlen, "host \"%s\" has no address", host);
+    return n > 0 ? 0 : -1;
 }
 
 int addr_resolve_all(const char *host, int port, struct net_addr *out, int max, char *err,

@@ -63,20 +63,6 @@ int log_open_access(const char *path)
     return open_log(path, &access_fp);
 }
 
-void log_close(void)
-{
-    if (error_fp)
-        fclose(error_fp);
-    if (access_fp)
-        fclose(access_fp);
-    error_fp = access_fp = NULL;
-    for (int i = 0; i < naccess_files; i++) {
-        fclose(access_files[i].fp);
-        free(access_files[i].path);
-    }
-    naccess_files = 0;
-}
-
 void log_write(enum log_level level, const char *fmt, ...)
 {
     char line[2048];

@@ -16,7 +16,6 @@ int log_level_parse(const char *name, enum log_level *out);
  * "off" disables the access log. Returns 0, or -1 with errno when the file cannot be opened. */
 int log_open_error(const char *path);
 int log_open_access(const char *path);
-void log_close(void);
 
 /* Writes "YYYY/MM/DD HH:MM:SS [level] message" to the error log. Use the macros. */
 void log_write(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -40,7 +40,7 @@ void conn_accept(struct conn_worker *w, int fd, const struct net_addr *peer,
     c->file_fd = -1;
     c->peer = *peer;
     addr_ip_port((const struct sockaddr *)&peer->ss, c->peer_ip, sizeof(c->peer_ip));
-    c->started_ms = c->last_active_ms = ev_now(&w->loop);
+    c->last_active_ms = ev_now(&w->loop);
     ev_timer_init(&c->timer, on_timer);
     ev_defer_init(&c->closer, on_free);
     if (lst->tls) {

@@ -11,8 +11,9 @@
  *                            └──────────────────── FORWARD ──valid 101──▶ TUNNEL ──both closed──▶ free
  *   any phase ──fatal error / timeout / drain──▶ CLOSING (flush what is queued) ──▶ free
  *
- * conn.c owns the client side and dispatch; forward.c the exchange with the backend;
- * tunnel.c the byte pump after the upgrade. The struct is shared by those three files only. */
+ * conn.c owns the client side, local responses and closing; request.c (with serve_static.c)
+ * the request phases and the handler choice; forward.c the exchange with the backend; tunnel.c
+ * the byte pump after the upgrade. The struct is shared by those files only. */
 #ifndef WSSGATE_PROXY_CONN_H
 #define WSSGATE_PROXY_CONN_H
 
@@ -100,7 +101,7 @@ struct conn {
     struct buf out;              /* bytes generated here for the client, sent before relayed ones */
     struct net_addr peer;
     char peer_ip[46];
-    uint64_t started_ms, req_started_ms, last_active_ms;
+    uint64_t req_started_ms, last_active_ms;
     bool client_eof, client_shut, closing, freed;
     bool rd_ready;               /* client readable as far as we know (tunnel pump) */
     bool keep_alive;

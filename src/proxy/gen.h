@@ -129,7 +129,6 @@ struct loc_conf {
     bool access_log_off;
     int access_log;            /* obs/log handle; -1: the main access log */
     const char *fastcgi_pass;  /* what the 501 names */
-    bool slash_redirect;       /* prefix location "/x/" with proxy_pass: "/x" gets a 301 (nginx) */
 };
 
 struct srv_conf {

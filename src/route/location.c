@@ -122,11 +122,6 @@ int location_regex_capture_count(const struct location_regex *re)
     return re->ncaptures;
 }
 
-const char *location_regex_pattern(const struct location_regex *re)
-{
-    return re->pattern;
-}
-
 void location_regex_free(struct location_regex *re)
 {
     if (re == NULL)

@@ -46,8 +46,6 @@ const char *location_regex_name(const struct location_regex *re, int i, int *gro
 /* The number of capture groups in the pattern ((a)(b) → 2). */
 int location_regex_capture_count(const struct location_regex *re);
 
-/* The pattern text as given to location_regex_compile. */
-const char *location_regex_pattern(const struct location_regex *re);
 
 void location_regex_free(struct location_regex *re);
 

@@ -163,12 +163,3 @@ bool tls_stream_pending(const struct stream *s)
     return s->ssl && SSL_has_pending(s->ssl);
 }
 
-const char *tls_stream_version(const struct stream *s)
-{
-    return s->ssl ? SSL_get_version(s->ssl) : "plain";
-}
-
-bool tls_stream_resumed(const struct stream *s)
-{
-    return s->ssl && SSL_session_reused(s->ssl);
-}

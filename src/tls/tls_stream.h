@@ -20,8 +20,4 @@ int tls_stream_init_client(struct stream *s, int fd, SSL_CTX *ctx, const char *s
  * report them, so the caller must read again before waiting. */
 bool tls_stream_pending(const struct stream *s);
 
-/* The negotiated protocol name ("TLSv1.3") and whether the session was resumed. */
-const char *tls_stream_version(const struct stream *s);
-bool tls_stream_resumed(const struct stream *s);
-
 #endif

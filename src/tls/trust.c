@@ -346,14 +346,6 @@ int trust_show(const char *ca_path, const struct trust_opts *o, struct trust_lis
     return 0;
 }
 
-bool trust_list_chrome_trusts(const struct trust_list *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        if (l->place[i].kind == TRUST_NSS_CHROME && l->place[i].state == TRUST_PRESENT)
-            return true;
-    return false;
-}
-
 /* Runs update-ca-certificates when dir is Debian's directory; says what happened in p->note. */
 static void update_system(struct trust_place *p, bool adding)
 {

@@ -75,7 +75,5 @@ int trust_install(const char *ca_path, const struct trust_opts *o, struct trust_
 int trust_uninstall(const char *ca_path, const struct trust_opts *o, struct trust_list *out,
                     char *err, size_t errlen);
 
-/* True when some NSS database of Chromium in the list holds the CA. */
-bool trust_list_chrome_trusts(const struct trust_list *l);
 
 #endif
