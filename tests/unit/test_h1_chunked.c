@@ -8,27 +8,9 @@
 #include <unistd.h>
 
 #include "http/h1_chunked.h"
+#include "guard.h"
 #include "tap.h"
 
-static char *guard_end;
-
-static void guard_init(void)
-{
-    size_t page = (size_t)sysconf(_SC_PAGESIZE), span = 64 * 1024;
-    char *m = mmap(NULL, span + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED || mprotect(m + span, page, PROT_NONE) != 0) {
-        perror("guard page");
-        exit(2);
-    }
-    guard_end = m + span;
-}
-
-/* Copies s[0..n) flush against the guard page. */
-static const char *at_guard(const char *s, size_t n)
-{
-    memcpy(guard_end - n, s, n);
-    return guard_end - n;
-}
 
 struct outcome {
     long consumed; /* total bytes the scanner took, or H1_INVALID */

@@ -8,30 +8,11 @@
 #include <unistd.h>
 
 #include "http/h1_parse.h"
+#include "guard.h"
 #include "tap.h"
 
 #define MAXH 128
 
-/* ---- guard page: input ends on the last byte before a PROT_NONE page, so an over-read faults. */
-
-static char *guard_end;
-
-static void guard_init(void)
-{
-    size_t page = (size_t)sysconf(_SC_PAGESIZE), span = 64 * 1024;
-    char *m = mmap(NULL, span + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED || mprotect(m + span, page, PROT_NONE) != 0) {
-        perror("guard page");
-        exit(2);
-    }
-    guard_end = m + span;
-}
-
-static const char *at_guard(const char *s, size_t n)
-{
-    memcpy(guard_end - n, s, n);
-    return guard_end - n;
-}
 
 /* ---- parse helpers: the full input is parsed from an exact-size heap copy (ASan catches an
  * over-read), its prefixes at the guard page; the result of the full parse stays in R / P. */

@@ -7,29 +7,12 @@
 #include <unistd.h>
 
 #include "tap.h"
+#include "guard.h"
 #include "ws/ws_frame.h"
-
-/* Inputs are copied to the very end of a readable page followed by a PROT_NONE page, so a read
- * past the end faults even without a sanitizer (picohttpparser's test.c does the same). */
-static uint8_t *guard_base;
-static size_t guard_page;
-
-static void guard_init(void)
-{
-    guard_page = (size_t)sysconf(_SC_PAGESIZE);
-    guard_base = mmap(NULL, 2 * guard_page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                      -1, 0);
-    if (guard_base == MAP_FAILED || mprotect(guard_base + guard_page, guard_page, PROT_NONE) != 0) {
-        printf("Bail out! cannot map guard page\n");
-        exit(1);
-    }
-}
 
 static int parse_guarded(const uint8_t *buf, size_t len, struct ws_frame_hdr *h)
 {
-    uint8_t *p = guard_base + guard_page - len;
-    memcpy(p, buf, len);
-    return ws_frame_parse(p, len, h);
+    return ws_frame_parse(at_guard(buf, len), len, h);
 }
 
 /* Every strict prefix of a valid header is INCOMPLETE; every longer input decodes to hdr_len. */
