@@ -96,6 +96,10 @@ static struct gen *load(const char *path, bool to_stderr)
     if (g && !to_stderr && res.error_log && log_open_error(res.error_log) < 0)
         fprintf(stderr, "wssgate: cannot open error_log \"%s\": %s; logging to stderr\n",
                 res.error_log, strerror(errno));
+    /* `error_log FILE LEVEL`: nginx's crit, alert and emerg are wssgate's error. */
+    if (g && !to_stderr && res.error_level &&
+        log_level_parse(res.error_level, &log_min_level) < 0)
+        log_min_level = LOG_ERROR;
     load_result_free(&res);
     return g;
 }
