@@ -9,6 +9,7 @@
 #include "core/container.h"
 #include "net/sock.h"
 #include "obs/log.h"
+#include "tls/tls_record.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -227,6 +228,7 @@ static void *worker_main(void *arg)
     watch_listeners(w);
     ev_loop_run(&w->cw.loop);
     drop_listeners(w, NULL);
+    tls_rec_thread_fini();
     buf_pool_drain(); /* connections still open were aborted and freed in the last turn */
     return NULL;
 }

@@ -66,6 +66,7 @@ struct proxy_conf {
     unsigned connect_ms, read_ms, send_ms;
     bool read_set;             /* proxy_read_timeout written: it also bounds idle tunnels */
     unsigned tunnel_idle_ms;   /* websocket_idle_timeout (wssgate); 0: not set */
+    bool tls_offload_off;      /* websocket_tls_offload off (wssgate): tunnels stay on OpenSSL */
     unsigned next_upstream;    /* NEXT_UPSTREAM_* bits; 0 = off */
     unsigned next_tries;       /* 0 = no limit */
 };

@@ -13,11 +13,26 @@ extern const struct stream_ops tls_stream_ops;
  * The stream owns fd from now on, even on failure. Returns 0, or -1 when out of memory. */
 int tls_stream_init_server(struct stream *s, int fd, SSL_CTX *ctx);
 
+/* Installs on a server context what tls_stream_offload needs from every handshake (the key
+ * log callback that captures the application traffic secrets). */
+void tls_stream_prepare_ctx(SSL_CTX *ctx);
+
 /* Client side, with SNI set to server_name when it is a name (not an IP). */
 int tls_stream_init_client(struct stream *s, int fd, SSL_CTX *ctx, const char *server_name);
 
 /* True when the TLS layer holds decrypted bytes that no read has taken yet: epoll will not
  * report them, so the caller must read again before waiting. */
 bool tls_stream_pending(const struct stream *s);
+
+/* Moves a server stream whose TLS 1.3 handshake is finished onto wssgate's own record layer
+ * (tls/tls_record.h) and frees its SSL object, once OpenSSL holds no bytes either way (nothing
+ * read ahead, no write to retry). Returns true when s runs on the record layer, now or before.
+ * Cheap enough for every event: it returns false until the moment comes, and for good after
+ * TLS 1.2, an unsupported suite, or a KeyUpdate OpenSSL itself processed. Afterwards
+ * s->ops is tls_record_stream_ops and s->ssl is NULL; rd_wait/wr_wait are reset. */
+bool tls_stream_offload(struct stream *s);
+
+/* The stream of a connection moved by tls_stream_offload. */
+extern const struct stream_ops tls_record_stream_ops;
 
 #endif

@@ -1,0 +1,601 @@
+/* TLS 1.3 record layer after the handshake: seal and open records with OpenSSL's AEADs,
+ * KeyUpdate and alerts; see tls/tls_record.h for the contract. */
+#include "tls/tls_record.h"
+
+#include "net/stream.h"
+
+#include <errno.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+enum {
+    CT_ALERT = 21,
+    CT_HANDSHAKE = 22,
+    CT_APPDATA = 23,
+    HS_KEY_UPDATE = 24,
+    ALERT_CLOSE_NOTIFY = 0,
+    ALERT_UNEXPECTED_MESSAGE = 10,
+    ALERT_BAD_RECORD_MAC = 20,
+    ALERT_RECORD_OVERFLOW = 22,
+    ALERT_DECODE_ERROR = 50,
+    ALERT_USER_CANCELED = 90,
+};
+
+/* RFC 8446 §5.5: AES-GCM may protect about 2^24.5 full records per key; we rekey at 2^24. */
+#define KEY_UPDATE_AT (UINT64_C(1) << 24)
+/* Plaintext sealed per write call: two full records keep the scratch area small. */
+#define WRITE_BATCH (2 * TLS_REC_MAX_PLAIN)
+#define RX_SCRATCH (2 * TLS_REC_MAX_WIRE)
+#define TX_SCRATCH (WRITE_BATCH + 3 * TLS_REC_OVERHEAD + 8)
+
+/* ---- algorithms, fetched once (implicit fetches per call are slow in OpenSSL 3.0) ---- */
+
+#define N_SUITES 3
+static EVP_CIPHER *ciphers[N_SUITES];
+static EVP_KDF *hkdf;
+static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
+
+static void fetch_algorithms(void)
+{
+    ciphers[0] = EVP_CIPHER_fetch(NULL, "AES-128-GCM", NULL);
+    ciphers[1] = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+    ciphers[2] = EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
+    hkdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+}
+
+static int suite_index(unsigned suite)
+{
+    switch (suite) {
+    case TLS_REC_AES_128_GCM_SHA256:
+        return 0;
+    case TLS_REC_AES_256_GCM_SHA384:
+        return 1;
+    case TLS_REC_CHACHA20_POLY1305_SHA256:
+        return 2;
+    default:
+        return -1;
+    }
+}
+
+/* Cipher contexts live in a per-thread cache indexed by key, not in connections: an idle tunnel
+ * holds no context (≈1 KiB each), and a busy one finds its keys already expanded (setting a
+ * key costs as much as sealing a small record). Each key derivation gets a process-wide
+ * unique id, so a slot never serves a key it was not set up with. */
+#define CTX_SLOTS 512
+struct ctx_slot {
+    EVP_CIPHER_CTX *ctx;
+    uint64_t key_id; /* 0: no key set */
+    int suite;       /* index of the cipher ctx was set up for, -1 none */
+};
+static _Thread_local struct ctx_slot ctx_cache[CTX_SLOTS];
+static _Atomic uint64_t last_key_id;
+static _Thread_local uint8_t rx_scratch[RX_SCRATCH];
+static _Thread_local uint8_t tx_scratch[TX_SCRATCH];
+
+/* The context holding d's key, for sealing (enc 1) or opening (enc 0), with the nonce set. */
+static EVP_CIPHER_CTX *keyed_ctx(const struct tls_rec *r, const struct tls_rec_dir *d, int enc,
+                                 const uint8_t nonce[12])
+{
+    int i = suite_index(r->suite);
+    struct ctx_slot *slot = &ctx_cache[d->key_id % CTX_SLOTS];
+    if (!slot->ctx) {
+        slot->ctx = EVP_CIPHER_CTX_new();
+        if (!slot->ctx)
+            return NULL;
+        slot->suite = -1;
+    }
+    if (slot->suite != i) {
+        slot->key_id = 0;
+        if (EVP_CipherInit_ex2(slot->ctx, ciphers[i], NULL, NULL, enc, NULL) != 1)
+            return NULL;
+        slot->suite = i;
+    }
+    const uint8_t *key = slot->key_id == d->key_id ? NULL : d->key;
+    slot->key_id = 0;
+    if (EVP_CipherInit_ex2(slot->ctx, NULL, key, nonce, enc, NULL) != 1)
+        return NULL;
+    slot->key_id = d->key_id;
+    return slot->ctx;
+}
+
+void tls_rec_thread_fini(void)
+{
+    for (int i = 0; i < CTX_SLOTS; i++) {
+        EVP_CIPHER_CTX_free(ctx_cache[i].ctx);
+        ctx_cache[i] = (struct ctx_slot){ 0 };
+    }
+}
+
+/* ---- key schedule (RFC 8446 §7.1, §7.3) ---- */
+
+static int expand_label(const struct tls_rec *r, const uint8_t *secret, const char *label,
+                        uint8_t *out, size_t outlen)
+{
+    uint8_t info[2 + 1 + 6 + 16 + 1];
+    size_t ll = strlen(label);
+    info[0] = (uint8_t)(outlen >> 8);
+    info[1] = (uint8_t)outlen;
+    info[2] = (uint8_t)(6 + ll);
+    memcpy(info + 3, "tls13 ", 6);
+    memcpy(info + 9, label, ll);
+    info[9 + ll] = 0; /* empty context */
+    EVP_KDF_CTX *k = EVP_KDF_CTX_new(hkdf);
+    if (!k)
+        return -1;
+    int mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY;
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode),
+        OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
+                                         r->secret_len == 48 ? "SHA384" : "SHA256", 0),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)secret, r->secret_len),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, 10 + ll),
+        OSSL_PARAM_construct_end(),
+    };
+    int ok = EVP_KDF_derive(k, out, outlen, params) == 1;
+    EVP_KDF_CTX_free(k);
+    return ok ? 0 : -1;
+}
+
+static int derive_keys(const struct tls_rec *r, struct tls_rec_dir *d)
+{
+    d->key_id = ++last_key_id;
+    return expand_label(r, d->secret, "key", d->key, r->key_len) < 0 ||
+                   expand_label(r, d->secret, "iv", d->iv, sizeof(d->iv)) < 0
+               ? -1
+               : 0;
+}
+
+/* KeyUpdate: the next traffic secret, its keys, sequence 0. */
+static int next_keys(const struct tls_rec *r, struct tls_rec_dir *d)
+{
+    uint8_t next[48];
+    if (expand_label(r, d->secret, "traffic upd", next, r->secret_len) < 0)
+        return -1;
+    memcpy(d->secret, next, r->secret_len);
+    OPENSSL_cleanse(next, sizeof(next));
+    d->seq = 0;
+    return derive_keys(r, d);
+}
+
+int tls_rec_init(struct tls_rec *r, unsigned suite, size_t secret_len, uint64_t rd_seq,
+                 uint64_t wr_seq)
+{
+    pthread_once(&fetch_once, fetch_algorithms);
+    int i = suite_index(suite);
+    size_t want = suite == TLS_REC_AES_256_GCM_SHA384 ? 48 : 32;
+    if (i < 0 || !ciphers[i] || !hkdf || secret_len != want)
+        return -1;
+    r->suite = (uint16_t)suite;
+    r->secret_len = (uint8_t)secret_len;
+    r->key_len = suite == TLS_REC_AES_128_GCM_SHA256 ? 16 : 32;
+    if (derive_keys(r, &r->rd) < 0 || derive_keys(r, &r->wr) < 0)
+        return -1;
+    r->rd.seq = rd_seq;
+    r->wr.seq = wr_seq;
+    return 0;
+}
+
+void tls_rec_fini(struct tls_rec *r)
+{
+    free(r->rx);
+    free(r->plain);
+    free(r->tx);
+    OPENSSL_cleanse(r, sizeof(*r));
+}
+
+/* ---- sealing and opening one record ---- */
+
+static void make_nonce(const struct tls_rec_dir *d, uint8_t nonce[12])
+{
+    memcpy(nonce, d->iv, 12);
+    for (int i = 0; i < 8; i++)
+        nonce[11 - i] ^= (uint8_t)(d->seq >> (8 * i));
+}
+
+size_t tls_rec_seal(struct tls_rec *r, uint8_t type, const void *p, size_t n, uint8_t *out)
+{
+    size_t body = n + 1 + TLS_REC_TAG;
+    out[0] = CT_APPDATA;
+    out[1] = 3;
+    out[2] = 3;
+    out[3] = (uint8_t)(body >> 8);
+    out[4] = (uint8_t)body;
+    uint8_t nonce[12];
+    make_nonce(&r->wr, nonce);
+    EVP_CIPHER_CTX *c = keyed_ctx(r, &r->wr, 1, nonce);
+    int l1 = 0, l2 = 0, l3 = 0, l4 = 0;
+    if (!c || EVP_CipherUpdate(c, NULL, &l1, out, TLS_REC_HEADER) != 1 ||
+        (n && EVP_CipherUpdate(c, out + TLS_REC_HEADER, &l2, p, (int)n) != 1) ||
+        EVP_CipherUpdate(c, out + TLS_REC_HEADER + l2, &l3, &type, 1) != 1 ||
+        EVP_CipherFinal_ex(c, out + TLS_REC_HEADER + l2 + l3, &l4) != 1 ||
+        (size_t)(l2 + l3 + l4) != n + 1 ||
+        EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, TLS_REC_TAG,
+                            out + TLS_REC_HEADER + n + 1) != 1)
+        return 0;
+    r->wr.seq++;
+    return TLS_REC_HEADER + body;
+}
+
+/* Opens the record at rec (header + body of blen bytes) in place. Returns the plaintext length
+ * with *type set, or -1 with *alert set. */
+static int open_record(struct tls_rec *r, uint8_t *rec, size_t blen, uint8_t *type,
+                       uint8_t *alert)
+{
+    *alert = ALERT_BAD_RECORD_MAC;
+    if (blen < 1 + TLS_REC_TAG || r->rd.seq == UINT64_MAX)
+        return -1;
+    uint8_t *body = rec + TLS_REC_HEADER;
+    size_t clen = blen - TLS_REC_TAG;
+    uint8_t nonce[12];
+    make_nonce(&r->rd, nonce);
+    EVP_CIPHER_CTX *c = keyed_ctx(r, &r->rd, 0, nonce);
+    int l1 = 0, l2 = 0, l3 = 0;
+    if (!c || EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, TLS_REC_TAG, body + clen) != 1 ||
+        EVP_CipherUpdate(c, NULL, &l1, rec, TLS_REC_HEADER) != 1 ||
+        EVP_CipherUpdate(c, body, &l2, body, (int)clen) != 1 ||
+        EVP_CipherFinal_ex(c, body + l2, &l3) != 1)
+        return -1;
+    r->rd.seq++;
+    /* The content type is the last non-zero byte; zeros after it are padding. */
+    size_t end = clen;
+    while (end > 0 && body[end - 1] == 0)
+        end--;
+    *alert = ALERT_UNEXPECTED_MESSAGE;
+    if (end == 0)
+        return -1;
+    *type = body[end - 1];
+    *alert = ALERT_RECORD_OVERFLOW;
+    if (end - 1 > TLS_REC_MAX_PLAIN)
+        return -1;
+    return (int)(end - 1);
+}
+
+/* ---- failures ---- */
+
+/* Best effort: tells the peer why, unless a record is half sent (it would corrupt the stream). */
+static ssize_t fail(struct tls_rec *r, int fd, uint8_t alert, const char *why)
+{
+    if (!r->failed && !r->tx && alert != ALERT_CLOSE_NOTIFY) {
+        uint8_t msg[2] = { 2, alert }, rec[2 + TLS_REC_OVERHEAD];
+        size_t n = tls_rec_seal(r, CT_ALERT, msg, sizeof(msg), rec);
+        if (n && send(fd, rec, n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+            errno = 0;
+    }
+    r->failed = true;
+    r->err = why;
+    return STREAM_ERR;
+}
+
+static const char *alert_reason(uint8_t alert)
+{
+    switch (alert) {
+    case ALERT_BAD_RECORD_MAC:
+        return "TLS record failed authentication (bad record MAC)";
+    case ALERT_RECORD_OVERFLOW:
+        return "TLS record too long";
+    case ALERT_DECODE_ERROR:
+        return "malformed TLS handshake message after the handshake";
+    default:
+        return "unexpected TLS message after the handshake";
+    }
+}
+
+/* ---- reading ---- */
+
+/* A handshake record after the handshake may only carry KeyUpdate (we never ask for client
+ * certificates, and clients send no tickets). Returns 0, or -1 with *alert. */
+static int on_handshake(struct tls_rec *r, const uint8_t *p, size_t n, uint8_t *alert)
+{
+    *alert = ALERT_UNEXPECTED_MESSAGE;
+    /* One whole KeyUpdate that ends the record: a key change must align with a record end. */
+    if (n != 5 || p[0] != HS_KEY_UPDATE)
+        return n >= 1 && p[0] == HS_KEY_UPDATE ? (*alert = ALERT_DECODE_ERROR, -1) : -1;
+    *alert = ALERT_DECODE_ERROR;
+    if (p[1] != 0 || p[2] != 0 || p[3] != 1 || p[4] > 1)
+        return -1;
+    if (next_keys(r, &r->rd) < 0) {
+        *alert = ALERT_UNEXPECTED_MESSAGE;
+        return -1;
+    }
+    if (p[4] == 1)
+        r->key_update_due = true; /* answered before our next record */
+    return 0;
+}
+
+static size_t record_len(const uint8_t *p, size_t avail)
+{
+    if (avail < TLS_REC_HEADER)
+        return 0;
+    size_t len = TLS_REC_HEADER + ((size_t)p[3] << 8 | p[4]);
+    return avail >= len ? len : 0;
+}
+
+/* Keeps bytes for later in *slot (len bytes from p), replacing what it held. */
+static int hold(uint8_t **slot, const uint8_t *p, size_t len)
+{
+    uint8_t *m = malloc(len ? len : 1);
+    if (!m)
+        return -1;
+    memcpy(m, p, len);
+    free(*slot);
+    *slot = m;
+    return 0;
+}
+
+/* Opens the records in t[0, len) and delivers application data into p (n bytes of room).
+ * Keeps what does not fit (the rest of a record's data, unopened bytes). Returns the bytes
+ * delivered, or STREAM_ERR. */
+static ssize_t open_all(struct tls_rec *r, int fd, uint8_t *t, size_t len, uint8_t *p, size_t n)
+{
+    size_t off = 0, out = 0;
+    while (off < len && out < n && !r->eof) {
+        if (len - off >= TLS_REC_HEADER) {
+            if (t[off] != CT_APPDATA)
+                return fail(r, fd, ALERT_UNEXPECTED_MESSAGE,
+                            "unexpected TLS record type after the handshake");
+            if (((size_t)t[off + 3] << 8 | t[off + 4]) > TLS_REC_MAX_WIRE - TLS_REC_HEADER)
+                return fail(r, fd, ALERT_RECORD_OVERFLOW, alert_reason(ALERT_RECORD_OVERFLOW));
+        }
+        size_t rl = record_len(t + off, len - off);
+        if (rl == 0)
+            break;
+        uint8_t type = 0, alert = 0;
+        int pl = open_record(r, t + off, rl - TLS_REC_HEADER, &type, &alert);
+        if (pl < 0)
+            return fail(r, fd, alert, alert_reason(alert));
+        uint8_t *plain = t + off + TLS_REC_HEADER;
+        off += rl;
+        if (type == CT_APPDATA) {
+            size_t take = (size_t)pl < n - out ? (size_t)pl : n - out;
+            memcpy(p + out, plain, take);
+            out += take;
+            if (take < (size_t)pl) {
+                if (hold(&r->plain, plain + take, (size_t)pl - take) < 0)
+                    return fail(r, fd, ALERT_CLOSE_NOTIFY, "out of memory");
+                r->plain_off = 0;
+                r->plain_len = (uint32_t)((size_t)pl - take);
+            }
+        } else if (type == CT_ALERT) {
+            if (pl != 2)
+                return fail(r, fd, ALERT_DECODE_ERROR, "malformed TLS alert");
+            if (plain[1] == ALERT_CLOSE_NOTIFY)
+                r->eof = true;
+            else if (plain[1] != ALERT_USER_CANCELED)
+                return fail(r, fd, ALERT_CLOSE_NOTIFY, "TLS alert from peer");
+        } else if (type == CT_HANDSHAKE) {
+            if (on_handshake(r, plain, (size_t)pl, &alert) < 0)
+                return fail(r, fd, alert, alert_reason(alert));
+        } else {
+            return fail(r, fd, ALERT_UNEXPECTED_MESSAGE, alert_reason(ALERT_UNEXPECTED_MESSAGE));
+        }
+    }
+    if (r->eof) {
+        /* Nothing after close_notify counts. */
+        free(r->rx);
+        r->rx = NULL;
+        r->rx_len = 0;
+    } else if (off < len) {
+        if (hold(&r->rx, t + off, len - off) < 0)
+            return fail(r, fd, ALERT_CLOSE_NOTIFY, "out of memory");
+        r->rx_len = (uint32_t)(len - off);
+    } else {
+        free(r->rx);
+        r->rx = NULL;
+        r->rx_len = 0;
+    }
+    return (ssize_t)out;
+}
+
+static ssize_t take_plain(struct tls_rec *r, void *p, size_t n)
+{
+    size_t take = r->plain_len < n ? r->plain_len : n;
+    memcpy(p, r->plain + r->plain_off, take);
+    r->plain_off += (uint32_t)take;
+    r->plain_len -= (uint32_t)take;
+    if (!r->plain_len) {
+        free(r->plain);
+        r->plain = NULL;
+        r->plain_off = 0;
+    }
+    return (ssize_t)take;
+}
+
+ssize_t tls_rec_read(struct tls_rec *r, int fd, void *p, size_t n)
+{
+    if (r->failed)
+        return STREAM_ERR;
+    if (n == 0)
+        return 0;
+    if (r->plain_len)
+        return take_plain(r, p, n);
+    /* Bounded: each round opens what it holds or reads the socket, which ends in EAGAIN. */
+    for (int round = 0; round < 64 && !r->eof; round++) {
+        uint8_t *t = rx_scratch;
+        size_t len = r->rx_len;
+        if (len)
+            memcpy(t, r->rx, len);
+        if (!record_len(t, len)) {
+            ssize_t got = recv(fd, t + len, RX_SCRATCH - len, 0);
+            if (got < 0) {
+                if (errno == EAGAIN || errno == EWOULDBLOCK)
+                    return STREAM_AGAIN;
+                if (errno == EINTR)
+                    continue;
+                r->failed = true;
+                r->err = stream_errno_reason(errno);
+                return STREAM_ERR;
+            }
+            if (got == 0) {
+                if (len) {
+                    r->failed = true;
+                    r->err = "connection closed in the middle of a TLS record";
+                    return STREAM_ERR;
+                }
+                return 0; /* EOF without close_notify, as browsers do: an EOF */
+            }
+            len += (size_t)got;
+        }
+        ssize_t out = open_all(r, fd, t, len, p, n);
+        if (out != 0)
+            return out;
+    }
+    return r->eof ? 0 : STREAM_AGAIN;
+}
+
+bool tls_rec_pending(const struct tls_rec *r)
+{
+    return r->plain_len || r->eof || r->failed || (r->rx && record_len(r->rx, r->rx_len));
+}
+
+/* ---- writing ---- */
+
+/* Sends the rest of a record the socket took only part of. 1 done, 0 not yet, -1 error. */
+static int flush_tail(struct tls_rec *r, int fd)
+{
+    while (r->tx_off < r->tx_len) {
+        ssize_t w = send(fd, r->tx + r->tx_off, r->tx_len - r->tx_off, MSG_NOSIGNAL);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return 0;
+            r->failed = true;
+            r->err = stream_errno_reason(errno);
+            return -1;
+        }
+        r->tx_off += (uint32_t)w;
+    }
+    free(r->tx);
+    r->tx = NULL;
+    r->tx_off = r->tx_len = 0;
+    return 1;
+}
+
+ssize_t tls_rec_write(struct tls_rec *r, int fd, const void *p, size_t n)
+{
+    if (r->failed)
+        return STREAM_ERR;
+    if (r->close_notify_sent) {
+        r->err = "write after close_notify";
+        return STREAM_ERR;
+    }
+    if (r->tx) {
+        int f = flush_tail(r, fd);
+        if (f <= 0)
+            return f < 0 ? STREAM_ERR : STREAM_AGAIN;
+        uint32_t done = r->tx_plain;
+        r->tx_plain = 0;
+        if (done)
+            return done; /* the caller offers these bytes again first: the contract */
+    }
+    if (n == 0)
+        return 0;
+    uint8_t *t = tx_scratch;
+    size_t o = 0, ends[4], plains[4], cnt = 0;
+    struct tls_rec_dir before = r->wr;
+    bool due_before = r->key_update_due;
+    if (r->key_update_due || r->wr.seq >= KEY_UPDATE_AT) {
+        static const uint8_t key_update[5] = { HS_KEY_UPDATE, 0, 0, 1, 0 };
+        size_t k = tls_rec_seal(r, CT_HANDSHAKE, key_update, sizeof(key_update), t);
+        if (!k || next_keys(r, &r->wr) < 0)
+            return fail(r, fd, ALERT_CLOSE_NOTIFY, "TLS key update failed");
+        r->key_update_due = false;
+        o = k;
+        ends[cnt] = o;
+        plains[cnt++] = 0;
+    }
+    uint64_t first_seq = r->wr.seq;
+    size_t done = 0;
+    while (done < n && done < WRITE_BATCH) {
+        size_t chunk = n - done < TLS_REC_MAX_PLAIN ? n - done : TLS_REC_MAX_PLAIN;
+        size_t k = tls_rec_seal(r, CT_APPDATA, (const uint8_t *)p + done, chunk, t + o);
+        if (!k)
+            return fail(r, fd, ALERT_CLOSE_NOTIFY, "TLS encryption failed");
+        o += k;
+        done += chunk;
+        ends[cnt] = o;
+        plains[cnt++] = chunk;
+    }
+    ssize_t w;
+    do
+        w = send(fd, t, o, MSG_NOSIGNAL);
+    while (w < 0 && errno == EINTR);
+    if (w < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            r->failed = true;
+            r->err = stream_errno_reason(errno);
+            return STREAM_ERR;
+        }
+        /* Nothing left the process: the records are sealed again, with the same numbers,
+         * from the bytes the caller offers next. */
+        r->wr = before;
+        r->key_update_due = due_before;
+        return STREAM_AGAIN;
+    }
+    size_t consumed = 0, start = 0, i = 0;
+    for (; i < cnt && ends[i] <= (size_t)w; i++) {
+        consumed += plains[i];
+        start = ends[i];
+    }
+    if (i < cnt && (size_t)w > start) {
+        /* Part of record i went out: the rest must follow byte for byte. */
+        if (hold(&r->tx, t + w, ends[i] - (size_t)w) < 0)
+            return fail(r, fd, ALERT_CLOSE_NOTIFY, "out of memory");
+        r->tx_off = 0;
+        r->tx_len = (uint32_t)(ends[i] - (size_t)w);
+        r->tx_plain = (uint32_t)plains[i];
+        i++;
+    }
+    /* Records sealed but never sent are forgotten; their numbers are used again. */
+    size_t ku = cnt && plains[0] == 0 ? 1 : 0;
+    r->wr.seq = first_seq + (i > ku ? i - ku : 0);
+    return consumed ? (ssize_t)consumed : STREAM_AGAIN;
+}
+
+int tls_rec_shutdown(struct tls_rec *r, int fd)
+{
+    if (r->failed)
+        return STREAM_ERR;
+    if (r->tx) {
+        int f = flush_tail(r, fd);
+        if (f <= 0)
+            return f < 0 ? STREAM_ERR : STREAM_AGAIN;
+        r->tx_plain = 0;
+    }
+    if (!r->close_notify_sent) {
+        uint8_t msg[2] = { 1, ALERT_CLOSE_NOTIFY }, rec[2 + TLS_REC_OVERHEAD];
+        size_t k = tls_rec_seal(r, CT_ALERT, msg, sizeof(msg), rec);
+        if (!k)
+            return (int)fail(r, fd, ALERT_CLOSE_NOTIFY, "TLS encryption failed");
+        r->close_notify_sent = true;
+        ssize_t w = send(fd, rec, k, MSG_NOSIGNAL);
+        if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+            r->failed = true;
+            r->err = stream_errno_reason(errno);
+            return STREAM_ERR;
+        }
+        if (w < (ssize_t)k) {
+            size_t sent = w > 0 ? (size_t)w : 0;
+            if (hold(&r->tx, rec + sent, k - sent) < 0)
+                return (int)fail(r, fd, ALERT_CLOSE_NOTIFY, "out of memory");
+            r->tx_off = 0;
+            r->tx_len = (uint32_t)(k - sent);
+            r->tx_plain = 0;
+            return STREAM_AGAIN;
+        }
+    }
+    if (shutdown(fd, SHUT_WR) < 0 && errno != ENOTCONN) {
+        r->failed = true;
+        r->err = stream_errno_reason(errno);
+        return STREAM_ERR;
+    }
+    return 0;
+}
