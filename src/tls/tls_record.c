@@ -25,6 +25,7 @@ enum {
     ALERT_UNEXPECTED_MESSAGE = 10,
     ALERT_BAD_RECORD_MAC = 20,
     ALERT_RECORD_OVERFLOW = 22,
+    ALERT_ILLEGAL_PARAMETER = 47,
     ALERT_DECODE_ERROR = 50,
     ALERT_USER_CANCELED = 90,
 };
@@ -282,6 +283,7 @@ static const char *alert_reason(uint8_t alert)
     case ALERT_RECORD_OVERFLOW:
         return "TLS record too long";
     case ALERT_DECODE_ERROR:
+    case ALERT_ILLEGAL_PARAMETER:
         return "malformed TLS handshake message after the handshake";
     default:
         return "unexpected TLS message after the handshake";
@@ -295,11 +297,17 @@ static const char *alert_reason(uint8_t alert)
 static int on_handshake(struct tls_rec *r, const uint8_t *p, size_t n, uint8_t *alert)
 {
     *alert = ALERT_UNEXPECTED_MESSAGE;
-    /* One whole KeyUpdate that ends the record: a key change must align with a record end. */
-    if (n != 5 || p[0] != HS_KEY_UPDATE)
-        return n >= 1 && p[0] == HS_KEY_UPDATE ? (*alert = ALERT_DECODE_ERROR, -1) : -1;
+    if (n < 1 || p[0] != HS_KEY_UPDATE)
+        return -1;
     *alert = ALERT_DECODE_ERROR;
-    if (p[1] != 0 || p[2] != 0 || p[3] != 1 || p[4] > 1)
+    if (n < 5 || p[1] != 0 || p[2] != 0 || p[3] != 1)
+        return -1;
+    /* A key change must end its record (RFC 8446 §5.1). */
+    *alert = ALERT_UNEXPECTED_MESSAGE;
+    if (n != 5)
+        return -1;
+    *alert = ALERT_ILLEGAL_PARAMETER;
+    if (p[4] > 1)
         return -1;
     if (next_keys(r, &r->rd) < 0) {
         *alert = ALERT_UNEXPECTED_MESSAGE;
@@ -333,16 +341,24 @@ static int hold(uint8_t **slot, const uint8_t *p, size_t len)
 /* Opens the records in t[0, len) and delivers application data into p (n bytes of room).
  * Keeps what does not fit (the rest of a record's data, unopened bytes). Returns the bytes
  * delivered, or STREAM_ERR. */
+/* A failure after some data was opened: that data is delivered first (it was authentic), the
+ * failure on the next read. */
+static ssize_t failed(struct tls_rec *r, int fd, size_t delivered, uint8_t alert, const char *why)
+{
+    ssize_t e = fail(r, fd, alert, why);
+    return delivered ? (ssize_t)delivered : e;
+}
+
 static ssize_t open_all(struct tls_rec *r, int fd, uint8_t *t, size_t len, uint8_t *p, size_t n)
 {
     size_t off = 0, out = 0;
     while (off < len && out < n && !r->eof) {
         if (len - off >= TLS_REC_HEADER) {
             if (t[off] != CT_APPDATA)
-                return fail(r, fd, ALERT_UNEXPECTED_MESSAGE,
+                return failed(r, fd, out, ALERT_UNEXPECTED_MESSAGE,
                             "unexpected TLS record type after the handshake");
             if (((size_t)t[off + 3] << 8 | t[off + 4]) > TLS_REC_MAX_WIRE - TLS_REC_HEADER)
-                return fail(r, fd, ALERT_RECORD_OVERFLOW, alert_reason(ALERT_RECORD_OVERFLOW));
+                return failed(r, fd, out, ALERT_RECORD_OVERFLOW, alert_reason(ALERT_RECORD_OVERFLOW));
         }
         size_t rl = record_len(t + off, len - off);
         if (rl == 0)
@@ -350,7 +366,7 @@ static ssize_t open_all(struct tls_rec *r, int fd, uint8_t *t, size_t len, uint8
         uint8_t type = 0, alert = 0;
         int pl = open_record(r, t + off, rl - TLS_REC_HEADER, &type, &alert);
         if (pl < 0)
-            return fail(r, fd, alert, alert_reason(alert));
+            return failed(r, fd, out, alert, alert_reason(alert));
         uint8_t *plain = t + off + TLS_REC_HEADER;
         off += rl;
         if (type == CT_APPDATA) {
@@ -359,22 +375,22 @@ static ssize_t open_all(struct tls_rec *r, int fd, uint8_t *t, size_t len, uint8
             out += take;
             if (take < (size_t)pl) {
                 if (hold(&r->plain, plain + take, (size_t)pl - take) < 0)
-                    return fail(r, fd, ALERT_CLOSE_NOTIFY, "out of memory");
+                    return failed(r, fd, out, ALERT_CLOSE_NOTIFY, "out of memory");
                 r->plain_off = 0;
                 r->plain_len = (uint32_t)((size_t)pl - take);
             }
         } else if (type == CT_ALERT) {
             if (pl != 2)
-                return fail(r, fd, ALERT_DECODE_ERROR, "malformed TLS alert");
+                return failed(r, fd, out, ALERT_DECODE_ERROR, "malformed TLS alert");
             if (plain[1] == ALERT_CLOSE_NOTIFY)
                 r->eof = true;
             else if (plain[1] != ALERT_USER_CANCELED)
-                return fail(r, fd, ALERT_CLOSE_NOTIFY, "TLS alert from peer");
+                return failed(r, fd, out, ALERT_CLOSE_NOTIFY, "TLS alert from peer");
         } else if (type == CT_HANDSHAKE) {
             if (on_handshake(r, plain, (size_t)pl, &alert) < 0)
-                return fail(r, fd, alert, alert_reason(alert));
+                return failed(r, fd, out, alert, alert_reason(alert));
         } else {
-            return fail(r, fd, ALERT_UNEXPECTED_MESSAGE, alert_reason(ALERT_UNEXPECTED_MESSAGE));
+            return failed(r, fd, out, ALERT_UNEXPECTED_MESSAGE, alert_reason(ALERT_UNEXPECTED_MESSAGE));
         }
     }
     if (r->eof) {
@@ -384,7 +400,7 @@ static ssize_t open_all(struct tls_rec *r, int fd, uint8_t *t, size_t len, uint8
         r->rx_len = 0;
     } else if (off < len) {
         if (hold(&r->rx, t + off, len - off) < 0)
-            return fail(r, fd, ALERT_CLOSE_NOTIFY, "out of memory");
+            return failed(r, fd, out, ALERT_CLOSE_NOTIFY, "out of memory");
         r->rx_len = (uint32_t)(len - off);
     } else {
         free(r->rx);
