@@ -26,10 +26,14 @@ enum {
     ALERT_BAD_RECORD_MAC = 20,
     ALERT_RECORD_OVERFLOW = 22,
     ALERT_ILLEGAL_PARAMETER = 47,
+    ALERT_INTERNAL_ERROR = 80,
     ALERT_DECODE_ERROR = 50,
     ALERT_USER_CANCELED = 90,
 };
 
+/* Records that carry no data (empty, KeyUpdate, user_canceled) in a row before we give up:
+ * OpenSSL's own limits are 32 empty records and 32 KeyUpdates. */
+#define MAX_RECORDS_WITHOUT_DATA 32
 /* RFC 8446 §5.5: AES-GCM may protect about 2^24.5 full records per key; we rekey at 2^24. */
 #define KEY_UPDATE_AT (UINT64_C(1) << 24)
 /* Plaintext sealed per write call: two full records keep the scratch area small. */
@@ -95,6 +99,7 @@ static EVP_CIPHER_CTX *keyed_ctx(const struct tls_rec *r, const struct tls_rec_d
     }
     if (slot->suite != i) {
         slot->key_id = 0;
+        slot->suite = -1;
         if (EVP_CipherInit_ex2(slot->ctx, ciphers[i], NULL, NULL, enc, NULL) != 1)
             return NULL;
         slot->suite = i;
@@ -112,6 +117,17 @@ void tls_rec_thread_fini(void)
     for (int i = 0; i < CTX_SLOTS; i++) {
         EVP_CIPHER_CTX_free(ctx_cache[i].ctx);
         ctx_cache[i] = (struct ctx_slot){ 0 };
+    }
+}
+
+/* Drops this thread's expanded copy of a key that is no longer used (OpenSSL wipes it). */
+static void forget_key(uint64_t key_id)
+{
+    struct ctx_slot *slot = &ctx_cache[key_id % CTX_SLOTS];
+    if (key_id && slot->key_id == key_id) {
+        EVP_CIPHER_CTX_reset(slot->ctx);
+        slot->key_id = 0;
+        slot->suite = -1;
     }
 }
 
@@ -157,6 +173,7 @@ static int derive_keys(const struct tls_rec *r, struct tls_rec_dir *d)
 /* KeyUpdate: the next traffic secret, its keys, sequence 0. */
 static int next_keys(const struct tls_rec *r, struct tls_rec_dir *d)
 {
+    forget_key(d->key_id);
     uint8_t next[48];
     if (expand_label(r, d->secret, "traffic upd", next, r->secret_len) < 0)
         return -1;
@@ -186,7 +203,11 @@ int tls_rec_init(struct tls_rec *r, unsigned suite, size_t secret_len, uint64_t 
 
 void tls_rec_fini(struct tls_rec *r)
 {
+    forget_key(r->rd.key_id);
+    forget_key(r->wr.key_id);
     free(r->rx);
+    if (r->plain)
+        OPENSSL_cleanse(r->plain + r->plain_off, r->plain_len);
     free(r->plain);
     free(r->tx);
     OPENSSL_cleanse(r, sizeof(*r));
@@ -285,6 +306,8 @@ static const char *alert_reason(uint8_t alert)
     case ALERT_DECODE_ERROR:
     case ALERT_ILLEGAL_PARAMETER:
         return "malformed TLS handshake message after the handshake";
+    case ALERT_INTERNAL_ERROR:
+        return "TLS key update failed";
     default:
         return "unexpected TLS message after the handshake";
     }
@@ -310,7 +333,7 @@ static int on_handshake(struct tls_rec *r, const uint8_t *p, size_t n, uint8_t *
     if (p[4] > 1)
         return -1;
     if (next_keys(r, &r->rd) < 0) {
-        *alert = ALERT_UNEXPECTED_MESSAGE;
+        *alert = ALERT_INTERNAL_ERROR;
         return -1;
     }
     if (p[4] == 1)
@@ -369,6 +392,11 @@ static ssize_t open_all(struct tls_rec *r, int fd, uint8_t *t, size_t len, uint8
             return failed(r, fd, out, alert, alert_reason(alert));
         uint8_t *plain = t + off + TLS_REC_HEADER;
         off += rl;
+        if (type == CT_APPDATA && pl > 0)
+            r->records_without_data = 0;
+        else if (++r->records_without_data > MAX_RECORDS_WITHOUT_DATA)
+            return failed(r, fd, out, ALERT_UNEXPECTED_MESSAGE,
+                          "too many TLS records without data (a client keeping the proxy busy)");
         if (type == CT_APPDATA) {
             size_t take = (size_t)pl < n - out ? (size_t)pl : n - out;
             memcpy(p + out, plain, take);
@@ -544,8 +572,9 @@ ssize_t tls_rec_write(struct tls_rec *r, int fd, const void *p, size_t n)
     do
         w = send(fd, t, o, MSG_NOSIGNAL);
     while (w < 0 && errno == EINTR);
-    if (w < 0) {
-        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+    if (w <= 0) {
+        if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+            OPENSSL_cleanse(&before, sizeof(before));
             r->failed = true;
             r->err = stream_errno_reason(errno);
             return STREAM_ERR;
@@ -554,8 +583,10 @@ ssize_t tls_rec_write(struct tls_rec *r, int fd, const void *p, size_t n)
          * from the bytes the caller offers next. */
         r->wr = before;
         r->key_update_due = due_before;
+        OPENSSL_cleanse(&before, sizeof(before));
         return STREAM_AGAIN;
     }
+    OPENSSL_cleanse(&before, sizeof(before));
     size_t consumed = 0, start = 0, i = 0;
     for (; i < cnt && ends[i] <= (size_t)w; i++) {
         consumed += plains[i];

@@ -51,6 +51,7 @@ struct tls_rec {
     bool eof;               /* close_notify received: reads return 0 */
     bool close_notify_sent;
     bool failed;            /* a fatal error was seen: every call fails */
+    uint8_t records_without_data; /* in a row: empty, KeyUpdate, user_canceled (bounded) */
     uint8_t *rx;            /* received bytes not yet opened, from a record boundary (malloc) */
     uint32_t rx_len;
     uint8_t *plain;         /* opened application data the reader had no room for (malloc) */

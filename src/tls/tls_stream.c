@@ -350,27 +350,43 @@ const struct stream_ops tls_record_stream_ops = {
     .close = rec_close,
 };
 
+/* This connection stays on OpenSSL: the copies of its secrets go now, not at close. */
+static void never_offload(struct offload *o)
+{
+    o->never = true;
+    if (o->have_rd || o->have_wr) {
+        OPENSSL_cleanse(&o->rec, sizeof(o->rec));
+        o->have_rd = o->have_wr = false;
+    }
+}
+
 bool tls_stream_offload(struct stream *s)
 {
     if (s->ops == &tls_record_stream_ops)
         return true;
     struct offload *o = s->tls_state;
-    if (!o || o->never || o->write_blocked || !s->ssl || !SSL_is_init_finished(s->ssl))
+    if (!o || o->write_blocked || !s->ssl || !SSL_is_init_finished(s->ssl))
         return false;
+    if (o->never) {
+        never_offload(o);
+        return false;
+    }
     SSL *ssl = s->ssl;
     const SSL_CIPHER *cipher = SSL_get_current_cipher(ssl);
     if (SSL_version(ssl) != TLS1_3_VERSION || !cipher || !o->have_rd || !o->have_wr ||
         !o->rd_app || !o->wr_app) {
-        o->never = true;
+        never_offload(o);
         return false;
     }
-    /* Bytes OpenSSL read ahead, or a record it has not finished sending, are its own. */
-    if (SSL_has_pending(ssl) || BIO_wpending(SSL_get_wbio(ssl)) > 0)
+    /* Bytes OpenSSL read ahead, a record whose header it has taken from the socket (read state
+     * other than "read header"), or a record it has not finished sending, are its own. */
+    if (SSL_has_pending(ssl) || strcmp(SSL_rstate_string(ssl), "RH") != 0 ||
+        BIO_wpending(SSL_get_wbio(ssl)) > 0)
         return false;
     if (tls_rec_init(&o->rec, SSL_CIPHER_get_protocol_id(cipher), o->secret_len, o->rd_records,
                      o->wr_records) < 0) {
         ERR_clear_error();
-        o->never = true;
+        never_offload(o);
         return false;
     }
     SSL_set_ex_data(ssl, ex_index, NULL);

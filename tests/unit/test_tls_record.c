@@ -998,6 +998,31 @@ static bool peer_manual_key_update(struct pair *p, uint8_t request)
     return true;
 }
 
+/* A peer sending records without data (empty, or KeyUpdates) keeps the proxy busy for nothing:
+ * 32 in a row are accepted, as OpenSSL does, the 33rd is fatal; data resets the count. */
+static void test_records_without_data(const struct suite *su)
+{
+    struct pair p;
+    uint8_t b[64];
+
+    pair_open(&p, su);
+    bool sent = true;
+    for (int i = 0; i < 32; i++)
+        sent &= peer_send(&p, 23, "", 0);
+    sent &= peer_send(&p, 23, "ok", 2);
+    ok(sent, name_of("32 empty records, then data", su));
+    ssize_t k = read_settled(&p.es, b, sizeof b);
+    ok(k == 2 && memcmp(b, "ok", 2) == 0, name_of("32 empty records: the data arrives", su));
+    sent = true;
+    for (int i = 0; i < 20; i++)
+        sent &= peer_send(&p, 23, "", 0);
+    for (int i = 0; i < 13 && sent; i++)
+        sent &= peer_manual_key_update(&p, 0);
+    ok(sent, name_of("then 20 empty records and 13 KeyUpdates", su));
+    expect_fatal(&p, "33 records without data", 10);
+    pair_close(&p);
+}
+
 static void test_key_update(const struct suite *su)
 {
     struct pair p;
@@ -1442,6 +1467,38 @@ static void test_interop_timing(SSL_CTX *sctx)
     SSL_CTX_free(cctx);
 }
 
+/* OpenSSL has taken a record's header from the socket and waits for its body: the record is
+ * half OpenSSL's, so the stream must not move until the body is read. */
+static void test_interop_lone_header(SSL_CTX *sctx)
+{
+    SSL_CTX *cctx = client_ctx(NULL, 0);
+    struct conn c;
+    bool up = cctx && conn_open(&c, sctx, cctx, NULL) && http_exchange(&c);
+    ok(up, "lone header: handshake and HTTP exchange");
+    if (!up) {
+        conn_close(&c);
+        SSL_CTX_free(cctx);
+        return;
+    }
+    /* The client's next record goes to memory, then to the socket in two parts. */
+    BIO *mem = BIO_new(BIO_s_mem());
+    SSL_set0_wbio(c.cl, mem);
+    uint8_t rec[256], b[64];
+    int n = SSL_write(c.cl, "after the header", 16) == 16 ? BIO_read(mem, rec, sizeof rec) : -1;
+    SSL_set0_wbio(c.cl, BIO_new_socket(c.fd[1], BIO_NOCLOSE));
+    ok(n == 16 + 22, "lone header: one sealed record of 16 bytes");
+    ok(n > 5 && put(c.fd[1], rec, 5), "lone header: its 5-byte header sent alone");
+    is_int(stream_read(&c.s, b, sizeof b), STREAM_AGAIN, "lone header: the read waits for the body");
+    ok(!tls_stream_offload(&c.s), "lone header: no offload while OpenSSL holds the header");
+    ok(n > 5 && put(c.fd[1], rec + 5, (size_t)n - 5), "lone header: the body sent");
+    ssize_t k = stream_read(&c.s, b, sizeof b);
+    ok(k == 16 && memcmp(b, "after the header", 16) == 0, "lone header: the record arrives whole");
+    ok(offload(&c) > 0 && offloaded(&c), "lone header: offload once the record is read");
+    ok(exchange_many(&c, 20, 7), "lone header: messages both ways after the move");
+    conn_close(&c);
+    SSL_CTX_free(cctx);
+}
+
 static void test_interop_tls12(SSL_CTX *sctx)
 {
     SSL_CTX *cctx = client_ctx(NULL, TLS1_2_VERSION);
@@ -1522,6 +1579,7 @@ int main(void)
         test_close(su);
         test_bad_records(su);
         test_inner(su);
+        test_records_without_data(su);
         test_key_update(su);
     }
 
@@ -1542,6 +1600,7 @@ int main(void)
         for (int i = 0; i < 3; i++)
             test_interop_suite(sctx, &suites[i]);
         test_interop_timing(sctx);
+        test_interop_lone_header(sctx);
         test_interop_tls12(sctx);
         test_interop_resumed(sctx);
     } else {
