@@ -421,21 +421,71 @@ static ssize_t open_all(struct tls_rec *r, int fd, uint8_t *t, size_t len, uint8
             return failed(r, fd, out, ALERT_UNEXPECTED_MESSAGE, alert_reason(ALERT_UNEXPECTED_MESSAGE));
         }
     }
-    if (r->eof) {
-        /* Nothing after close_notify counts. */
-        free(r->rx);
-        r->rx = NULL;
-        r->rx_len = 0;
-    } else if (off < len) {
+    if (!r->eof && off < len) {
         if (hold(&r->rx, t + off, len - off) < 0)
             return failed(r, fd, out, ALERT_CLOSE_NOTIFY, "out of memory");
-        r->rx_len = (uint32_t)(len - off);
-    } else {
+        r->rx_len = r->rx_cap = (uint32_t)(len - off);
+    } else { /* all opened; after close_notify nothing counts */
         free(r->rx);
         r->rx = NULL;
-        r->rx_len = 0;
+        r->rx_len = r->rx_cap = 0;
     }
     return (ssize_t)out;
+}
+
+/* The bytes that complete what r->rx holds: the rest of the header, then of the record. 0 when
+ * a record is complete, or when its header will be refused (open_all says why): waiting for
+ * more bytes would only delay the alert. */
+static size_t rx_missing(const struct tls_rec *r)
+{
+    if (r->rx_len < TLS_REC_HEADER)
+        return TLS_REC_HEADER - r->rx_len;
+    size_t body = (size_t)r->rx[3] << 8 | r->rx[4];
+    if (r->rx[0] != CT_APPDATA || body > TLS_REC_MAX_WIRE - TLS_REC_HEADER ||
+        r->rx_len >= TLS_REC_HEADER + body)
+        return 0;
+    return TLS_REC_HEADER + body - r->rx_len;
+}
+
+/* A record that arrives in pieces (a slow or hostile sender trickling it) is completed in its
+ * own buffer: each piece costs one recv into place, not a copy of everything held so far.
+ * Returns 1 when the record is complete, or STREAM_AGAIN / 0 (EOF) / STREAM_ERR. */
+static ssize_t complete_held(struct tls_rec *r, int fd)
+{
+    for (;;) {
+        size_t missing = rx_missing(r);
+        if (missing == 0)
+            return 1;
+        size_t want = r->rx_len + missing;
+        if (want > r->rx_cap) {
+            /* Once the header is in, room for the whole record: one growth per record. */
+            size_t cap = r->rx_len < TLS_REC_HEADER ? TLS_REC_HEADER : want;
+            uint8_t *m = realloc(r->rx, cap);
+            if (!m) {
+                r->failed = true;
+                r->err = "out of memory";
+                return STREAM_ERR;
+            }
+            r->rx = m;
+            r->rx_cap = (uint32_t)cap;
+        }
+        ssize_t got = recv(fd, r->rx + r->rx_len, missing, 0);
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return STREAM_AGAIN;
+            r->failed = true;
+            r->err = stream_errno_reason(errno);
+            return STREAM_ERR;
+        }
+        if (got == 0) {
+            r->failed = true;
+            r->err = "connection closed in the middle of a TLS record";
+            return STREAM_ERR;
+        }
+        r->rx_len += (uint32_t)got;
+    }
 }
 
 static ssize_t take_plain(struct tls_rec *r, void *p, size_t n)
@@ -463,11 +513,16 @@ ssize_t tls_rec_read(struct tls_rec *r, int fd, void *p, size_t n)
     /* Bounded: each round opens what it holds or reads the socket, which ends in EAGAIN. */
     for (int round = 0; round < 64 && !r->eof; round++) {
         uint8_t *t = rx_scratch;
-        size_t len = r->rx_len;
-        if (len)
+        size_t len;
+        if (r->rx_len) {
+            /* Held bytes: complete their record first (or find its header refused). */
+            ssize_t c = complete_held(r, fd);
+            if (c != 1)
+                return c;
+            len = r->rx_len;
             memcpy(t, r->rx, len);
-        if (!record_len(t, len)) {
-            ssize_t got = recv(fd, t + len, RX_SCRATCH - len, 0);
+        } else {
+            ssize_t got = recv(fd, t, RX_SCRATCH, 0);
             if (got < 0) {
                 if (errno == EAGAIN || errno == EWOULDBLOCK)
                     return STREAM_AGAIN;
@@ -477,15 +532,9 @@ ssize_t tls_rec_read(struct tls_rec *r, int fd, void *p, size_t n)
                 r->err = stream_errno_reason(errno);
                 return STREAM_ERR;
             }
-            if (got == 0) {
-                if (len) {
-                    r->failed = true;
-                    r->err = "connection closed in the middle of a TLS record";
-                    return STREAM_ERR;
-                }
+            if (got == 0)
                 return 0; /* EOF without close_notify, as browsers do: an EOF */
-            }
-            len += (size_t)got;
+            len = (size_t)got;
         }
         ssize_t out = open_all(r, fd, t, len, p, n);
         if (out != 0)
@@ -496,7 +545,7 @@ ssize_t tls_rec_read(struct tls_rec *r, int fd, void *p, size_t n)
 
 bool tls_rec_pending(const struct tls_rec *r)
 {
-    return r->plain_len || r->eof || r->failed || (r->rx && record_len(r->rx, r->rx_len));
+    return r->plain_len || r->eof || r->failed || (r->rx_len && rx_missing(r) == 0);
 }
 
 /* ---- writing ---- */

@@ -53,7 +53,7 @@ struct tls_rec {
     bool failed;            /* a fatal error was seen: every call fails */
     uint8_t records_without_data; /* in a row: empty, KeyUpdate, user_canceled (bounded) */
     uint8_t *rx;            /* received bytes not yet opened, from a record boundary (malloc) */
-    uint32_t rx_len;
+    uint32_t rx_len, rx_cap;
     uint8_t *plain;         /* opened application data the reader had no room for (malloc) */
     uint32_t plain_off, plain_len;
     uint8_t *tx;            /* the unsent end of a record the socket took only part of (malloc) */
@@ -78,8 +78,8 @@ ssize_t tls_rec_write(struct tls_rec *r, int fd, const void *p, size_t n);
 /* Sends close_notify, then the TCP FIN. 0, STREAM_AGAIN (wait for writable) or STREAM_ERR. */
 int tls_rec_shutdown(struct tls_rec *r, int fd);
 
-/* True when a read would return without touching the socket (opened bytes, a whole record or
- * a close_notify held): epoll will not report them. */
+/* True when a read would return without touching the socket (opened bytes, a whole record, a
+ * header it will refuse, or a close_notify held): epoll will not report them. */
 bool tls_rec_pending(const struct tls_rec *r);
 
 /* Seals one record of inner content type `type` (23 data, 21 alert, 22 handshake) with the

@@ -247,10 +247,17 @@ static void test_byte_at_a_time(const struct suite *su)
     size_t n2 = tls_rec_seal(&p.peer, 23, pat + 300, 200, wire + n1);
     bool again = true, not_pending = true;
     size_t got = 0;
-    bool same = true;
+    bool same = true, in_place = true;
+    const uint8_t *held = NULL;
     for (size_t i = 0; i < n1 + n2; i++) {
         put(p.fd[1], wire + i, 1);
         ssize_t k = tls_rec_read(&p.srv, p.fd[0], b, sizeof b);
+        /* Once the first header is in, the record is completed in one buffer of its size:
+         * each further byte is received into place, not copied with all held before it. */
+        if (i + 1 == TLS_REC_HEADER + 1)
+            held = p.srv.rx;
+        if (i + 1 > TLS_REC_HEADER && i + 1 < n1)
+            in_place &= p.srv.rx == held && p.srv.rx_cap == n1 && p.srv.rx_len == i + 1;
         if (i + 1 == n1 || i + 1 == n1 + n2) {
             size_t want = i + 1 == n1 ? 300 : 200;
             same &= k == (ssize_t)want && memcmp(b, pat + got, want) == 0;
@@ -263,6 +270,32 @@ static void test_byte_at_a_time(const struct suite *su)
     ok(again, name_of("one byte at a time: STREAM_AGAIN until a record is whole", su));
     ok(not_pending, name_of("a partial record is not pending", su));
     ok(same && got == 500, name_of("each record's bytes once it is whole", su));
+    ok(in_place, name_of("a trickled record grows its buffer once and fills it in place", su));
+    pair_close(&p);
+}
+
+/* A record the reader had no room for keeps the next header unopened; when that header will be
+ * refused, the read says so at once instead of waiting for bytes that may never come. */
+static void test_bad_header_held(const struct suite *su)
+{
+    static uint8_t wire[300 + TLS_REC_OVERHEAD + TLS_REC_HEADER];
+    struct pair p;
+    uint8_t b[100];
+    pair_open(&p, su);
+    size_t n = tls_rec_seal(&p.peer, 23, pat, 300, wire);
+    memcpy(wire + n, "\x17\x03\x03\xff\xff", TLS_REC_HEADER); /* announces 65,535 bytes */
+    put(p.fd[1], wire, n + TLS_REC_HEADER);
+    size_t got = 0;
+    while (got < 300) {
+        ssize_t k = tls_rec_read(&p.srv, p.fd[0], b, sizeof b);
+        if (k <= 0)
+            break;
+        got += (size_t)k;
+    }
+    is_int((long)got, 300, name_of("the record before a bad header is delivered", su));
+    ok(tls_rec_pending(&p.srv), name_of("a held header that will be refused is pending", su));
+    is_int(tls_rec_read(&p.srv, p.fd[0], b, sizeof b), STREAM_ERR,
+           name_of("and the next read refuses it without more bytes", su));
     pair_close(&p);
 }
 
@@ -859,6 +892,7 @@ int main(void)
         test_transfers(su);
         test_small_reads(su);
         test_byte_at_a_time(su);
+        test_bad_header_held(su);
         test_partial_writes(su);
         test_write_blocked(su);
         test_close(su);
