@@ -1,7 +1,7 @@
 /* Building SSL_CTX objects and the SNI callback. */
 #include "tls/tls_ctx.h"
 
-#include "tls/tls_stream.h"
+#include "tls/tls_handover.h"
 
 #include <openssl/err.h>
 #include <stdio.h>
@@ -68,7 +68,7 @@ SSL_CTX *tls_ctx_new_server(const char *cert_file, const char *key_file, char *e
     SSL_CTX_set_timeout(ctx, 300);
     SSL_CTX_set_num_tickets(ctx, 1);
     SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
-    tls_stream_prepare_ctx(ctx);
+    tls_handover_prepare_ctx(ctx);
     if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
         char why[256];
         tls_error_string(why, sizeof(why), "unreadable");

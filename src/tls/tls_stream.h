@@ -13,10 +13,6 @@ extern const struct stream_ops tls_stream_ops;
  * The stream owns fd from now on, even on failure. Returns 0, or -1 when out of memory. */
 int tls_stream_init_server(struct stream *s, int fd, SSL_CTX *ctx);
 
-/* Installs on a server context what tls_stream_offload needs from every handshake (the key
- * log callback that captures the application traffic secrets). */
-void tls_stream_prepare_ctx(SSL_CTX *ctx);
-
 /* Client side, with SNI set to server_name when it is a name (not an IP). */
 int tls_stream_init_client(struct stream *s, int fd, SSL_CTX *ctx, const char *server_name);
 
