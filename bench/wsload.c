@@ -24,6 +24,8 @@
 #include "bench_util.h"
 
 #include "http/h1_parse.h"
+#include "net/stream.h"
+#include "tls/tls_handover.h"
 #include "ws/ws_frame.h"
 #include "ws/ws_handshake.h"
 
@@ -69,6 +71,7 @@ enum outcome { O_OK, O_CONNECT, O_UPGRADE, O_CLOSED, O_MISMATCH, O_TIMEOUT, O_UN
 struct lconn {
     int fd;
     SSL *ssl;
+    struct tls_handover *ho; /* echo mode: TLS moves onto ho->rec once upgraded (ssl then NULL) */
     enum lstate st;
     unsigned slot;
     unsigned armed;
@@ -97,11 +100,13 @@ struct conf {
     double duration, warmup, hold, setup_timeout;
     pid_t pids[MAX_PIDS];
     int npids;
+    bool no_handover; /* --client-tls openssl: echo traffic through OpenSSL to the end */
 };
 
 static struct conf cf;
 static int epfd;
 static SSL_CTX *cctx;
+static unsigned n_handed_over; /* connections whose TLS moved onto tls_record */
 static uint8_t *pat;
 static struct lconn **slots;
 static unsigned n_started, n_open, n_connecting, n_live, n_failed_setup;
@@ -326,6 +331,10 @@ static void conn_end(struct lconn *c, enum outcome o)
     }
     if (c->ssl)
         SSL_free(c->ssl);
+    if (c->ho) {
+        tls_rec_fini(&c->ho->rec);
+        free(c->ho);
+    }
     close(c->fd);
     free(c->w);
     free(c->in);
@@ -353,6 +362,16 @@ static ssize_t do_read(struct lconn *c, uint8_t *p, size_t n)
         c->why = e == SSL_ERROR_SYSCALL ? strerror(errno) : "TLS error";
         return -2;
     }
+    if (c->ho) {
+        ssize_t r = tls_rec_read(&c->ho->rec, c->fd, p, n);
+        if (r == STREAM_AGAIN)
+            return -1;
+        if (r == STREAM_ERR) {
+            c->why = c->ho->rec.err;
+            return -2;
+        }
+        return r;
+    }
     ssize_t r = recv(c->fd, p, n, 0);
     if (r >= 0)
         return r;
@@ -376,6 +395,16 @@ static int flush_w(struct lconn *c)
                 return (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) ? 0 : -1;
             }
             c->woff += put;
+        } else if (c->ho) {
+            /* A partial write is offered the same bytes again: c->w + c->woff. */
+            ssize_t r = tls_rec_write(&c->ho->rec, c->fd, c->w + c->woff, n);
+            if (r == STREAM_AGAIN)
+                return 0;
+            if (r < 0) {
+                c->why = c->ho->rec.err;
+                return -1;
+            }
+            c->woff += (size_t)r;
         } else {
             ssize_t r = send(c->fd, c->w + c->woff, n, MSG_NOSIGNAL);
             if (r < 0)
@@ -560,6 +589,27 @@ static enum outcome on_eof(struct lconn *c)
     return O_CLOSED;
 }
 
+/* Once upgraded, with no write half done, the connection leaves OpenSSL for wssgate's own
+ * record layer (tls/tls_handover.h), as the proxy's tunnels do: the load generator shares
+ * CPU 0 with the backend, and what it saves there is throughput the contenders can show. */
+static void handover(struct lconn *c)
+{
+    if (!c->ho || !c->ssl || c->st != L_OPEN || c->woff < c->wlen)
+        return;
+    enum tls_handover_result r = tls_handover_take(c->ssl, c->ho);
+    if (r == TLS_HANDOVER_LATER)
+        return;
+    if (r == TLS_HANDOVER_NEVER) {
+        tls_rec_fini(&c->ho->rec);
+        free(c->ho);
+        c->ho = NULL;
+        return;
+    }
+    SSL_free(c->ssl);
+    c->ssl = NULL;
+    n_handed_over++;
+}
+
 static void on_conn(struct lconn *c, unsigned events)
 {
     if (c->st == L_CONNECTING) {
@@ -630,9 +680,11 @@ static void on_conn(struct lconn *c, unsigned events)
         /* A read that left nothing behind (plain: it did not fill the buffer; TLS: OpenSSL
          * holds no bytes) most likely emptied the socket. Epoll is level-triggered, so bytes
          * that did arrive meanwhile are reported again: no read() that returns EAGAIN. */
-        if (c->ssl ? !SSL_has_pending(c->ssl) : (size_t)r < room)
+        if (c->ssl ? !SSL_has_pending(c->ssl)
+                   : c->ho ? !tls_rec_pending(&c->ho->rec) : (size_t)r < room)
             break;
     }
+    handover(c);
     set_interest(c);
 }
 
@@ -671,6 +723,13 @@ static void conn_start(unsigned slot)
         }
         SSL_set_connect_state(c->ssl);
         SSL_set_tlsext_host_name(c->ssl, "localhost");
+        if (cf.mode == M_ECHO && !cf.no_handover) {
+            c->ho = calloc(1, sizeof(*c->ho));
+            if (c->ho && tls_handover_attach(c->ssl, c->ho, true) < 0) {
+                free(c->ho);
+                c->ho = NULL;
+            }
+        }
         c->hs_want = EPOLLOUT;
     }
     c->armed = EPOLLOUT;
@@ -872,6 +931,9 @@ static void usage(void)
           "  --pid PID          process under test (repeatable): CPU and RSS are read from /proc\n"
           "  --concurrency K    connections being set up at once (default 64)\n"
           "  --setup-timeout S  give up opening connections after S seconds (default 60)\n"
+          "  --client-tls records|openssl\n"
+          "                     echo over wss://: after the upgrade, TLS records are sealed by\n"
+          "                     wssgate's record layer (default), or by OpenSSL to the end\n"
           "prints one line of key=value pairs; exit status 1 if any error was counted\n",
           stderr);
 }
@@ -970,6 +1032,12 @@ static int parse_args(int argc, char **argv)
         } else if (strcmp(a, "setup-timeout") == 0) {
             if (parse_num(a, v, 1, 3600, &cf.setup_timeout) < 0)
                 return -1;
+        } else if (strcmp(a, "client-tls") == 0) {
+            if (strcmp(v, "records") != 0 && strcmp(v, "openssl") != 0) {
+                fprintf(stderr, "wsload: --client-tls %s: expected records or openssl\n", v);
+                return -1;
+            }
+            cf.no_handover = strcmp(v, "openssl") == 0;
         } else if (strcmp(a, "pid") == 0) {
             if (parse_num(a, v, 1, 4194304, &d) < 0 || cf.npids == MAX_PIDS)
                 return -1;
@@ -1035,7 +1103,10 @@ static void report(void)
                    (double)(st.sys_end.busy[i] - st.sys_start.busy[i]) / dt, i,
                    (double)(st.sys_end.steal[i] - st.sys_start.steal[i]) / dt);
     }
-    printf(" tls=%s cipher=%s errors=%llu", proto_seen, cipher_seen, (unsigned long long)errors);
+    printf(" tls=%s cipher=%s", proto_seen, cipher_seen);
+    if (cf.mode == M_ECHO && cf.tls)
+        printf(" client_record_layer=%u", n_handed_over);
+    printf(" errors=%llu", (unsigned long long)errors);
     for (int o = O_CONNECT; o < O_UNCLEAN; o++)
         printf(" err_%s=%llu", err_names[o], (unsigned long long)st.err[o]);
     printf(" unclean_closes=%llu wall_s=%.1f\n", (unsigned long long)st.unclean,
@@ -1066,6 +1137,7 @@ int main(int argc, char **argv)
          * there 9,900 connections would hold 34 KiB each. */
         SSL_CTX_set_read_ahead(cctx, 1);
         SSL_CTX_clear_mode(cctx, SSL_MODE_RELEASE_BUFFERS);
+        tls_handover_prepare_ctx(cctx);
     }
     epfd = epoll_create1(EPOLL_CLOEXEC);
     slots = calloc(cf.conns, sizeof(*slots));
