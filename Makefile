@@ -94,6 +94,10 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/obj/bench/bench_util.o $(BUILD
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# Built with everything else: the test suite runs the load generator (tests/integ), and the
+# bench programs keep compiling under the same warnings.
+all: $(BENCH_BIN)
+
 .PHONY: bench-deps bench-build
 bench-deps:
 	scripts/install-deps --bench

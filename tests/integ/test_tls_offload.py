@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from helpers import free_port, host_cert, wait_until, ws_frame, ws_upgrade_request
+from helpers import free_port, host_cert, wait_until, ws_frame, ws_upgrade_request, wssgate_bin
 
 OFFLOADED = "TLS records of this tunnel now sealed by wssgate"
 
@@ -152,3 +152,35 @@ def test_offload_off_keeps_tunnels_on_openssl(work, start_gateway, ws_backend):
     c.echo(b"on the record layer")
     c.finish()
     assert wait_until(lambda: count() == 1, 5), log.read_text()
+
+
+def wsload(gw, *args):
+    """The benchmark's load generator (built next to the gateway under test) in echo mode
+    against gw; its key=value report as a dict."""
+    binary = os.path.join(os.path.dirname(wssgate_bin()), "bench", "wsload")
+    assert os.access(binary, os.X_OK), "%s missing: `make` builds it with the gateway" % binary
+    r = subprocess.run([binary, "echo", "--url", "wss://127.0.0.1:%d/" % gw.port,
+                        "--duration", "0.5", "--warmup", "0.1"] + list(args),
+                       capture_output=True, text=True, timeout=60)
+    report = dict(kv.split("=", 1) for kv in r.stdout.split() if "=" in kv)
+    assert r.returncode == 0 and report.get("errors") == "0", (r.stdout, r.stderr)
+    return report
+
+
+@pytest.mark.parametrize("size", [64, 20000])
+def test_record_layer_on_both_ends(gw_ws, size):
+    """The load generator hands its connections over to the record layer as a client, the
+    gateway as a server: byte-exact echoes (multi-record messages at 20,000 bytes), clean close
+    handshakes, and both sides really moved."""
+    gw = gw_ws("--log-level", "debug")
+    r = wsload(gw, "--conns", "4", "--size", str(size))
+    assert int(r["msgs"]) > 0 and r["unclean_closes"] == "0", r
+    assert r["client_record_layer"] == "4", r
+    assert r["tls"] == "TLSv1.3", r
+    assert wait_until(lambda: offloaded(gw) >= 4, 5), gw.stderr()
+
+
+def test_load_generator_can_stay_on_openssl(gw_ws):
+    gw = gw_ws()
+    r = wsload(gw, "--conns", "2", "--client-tls", "openssl")
+    assert int(r["msgs"]) > 0 and r["client_record_layer"] == "0", r
