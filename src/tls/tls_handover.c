@@ -127,6 +127,7 @@ enum tls_handover_result tls_handover_take(SSL *ssl, struct tls_handover *h)
     if (SSL_has_pending(ssl) || strcmp(SSL_rstate_string(ssl), "RH") != 0 ||
         BIO_wpending(SSL_get_wbio(ssl)) > 0)
         return TLS_HANDOVER_LATER;
+    h->rec.client = h->client;
     if (tls_rec_init(&h->rec, SSL_CIPHER_get_protocol_id(cipher), h->secret_len, h->rd_records,
                      h->wr_records) < 0) {
         ERR_clear_error();

@@ -20,6 +20,7 @@ enum {
     CT_ALERT = 21,
     CT_HANDSHAKE = 22,
     CT_APPDATA = 23,
+    HS_NEW_SESSION_TICKET = 4,
     HS_KEY_UPDATE = 24,
     ALERT_CLOSE_NOTIFY = 0,
     ALERT_UNEXPECTED_MESSAGE = 10,
@@ -315,29 +316,47 @@ static const char *alert_reason(uint8_t alert)
 
 /* ---- reading ---- */
 
-/* A handshake record after the handshake may only carry KeyUpdate (we never ask for client
- * certificates, and clients send no tickets). Returns 0, or -1 with *alert. */
+/* The handshake messages of a record after the handshake. KeyUpdate, from either side, must
+ * end its record. NewSessionTicket is allowed only from a server to a client; our client side
+ * drops it, as upstream sessions are never resumed. Nothing else may come: we never ask for
+ * client certificates, and clients send no tickets. A message split across records is refused
+ * (decode_error): no TLS stack splits these small messages. Returns 0, or -1 with *alert. */
 static int on_handshake(struct tls_rec *r, const uint8_t *p, size_t n, uint8_t *alert)
 {
     *alert = ALERT_UNEXPECTED_MESSAGE;
-    if (n < 1 || p[0] != HS_KEY_UPDATE)
+    if (n == 0)
         return -1;
-    *alert = ALERT_DECODE_ERROR;
-    if (n < 5 || p[1] != 0 || p[2] != 0 || p[3] != 1)
-        return -1;
-    /* A key change must end its record (RFC 8446 §5.1). */
-    *alert = ALERT_UNEXPECTED_MESSAGE;
-    if (n != 5)
-        return -1;
-    *alert = ALERT_ILLEGAL_PARAMETER;
-    if (p[4] > 1)
-        return -1;
-    if (next_keys(r, &r->rd) < 0) {
-        *alert = ALERT_INTERNAL_ERROR;
-        return -1;
+    for (size_t off = 0; off < n;) {
+        bool ticket = p[off] == HS_NEW_SESSION_TICKET && r->client;
+        *alert = ALERT_UNEXPECTED_MESSAGE;
+        if (p[off] != HS_KEY_UPDATE && !ticket)
+            return -1;
+        *alert = ALERT_DECODE_ERROR;
+        if (n - off < 4)
+            return -1;
+        size_t len = (size_t)p[off + 1] << 16 | (size_t)p[off + 2] << 8 | p[off + 3];
+        if (len > n - off - 4)
+            return -1;
+        const uint8_t *body = p + off + 4;
+        off += 4 + len;
+        if (ticket)
+            continue;
+        if (len != 1)
+            return -1;
+        /* A key change must end its record (RFC 8446 §5.1). */
+        *alert = ALERT_UNEXPECTED_MESSAGE;
+        if (off != n)
+            return -1;
+        *alert = ALERT_ILLEGAL_PARAMETER;
+        if (body[0] > 1)
+            return -1;
+        if (next_keys(r, &r->rd) < 0) {
+            *alert = ALERT_INTERNAL_ERROR;
+            return -1;
+        }
+        if (body[0] == 1)
+            r->key_update_due = true; /* answered before our next record */
     }
-    if (p[4] == 1)
-        r->key_update_due = true; /* answered before our next record */
     return 0;
 }
 

@@ -42,7 +42,7 @@ struct tls_rec_dir {
 };
 
 /* Caller-owned; zero it, fill rd.secret (the peer's application traffic secret) and wr.secret
- * (ours), then tls_rec_init. */
+ * (ours), set client on the client side, then tls_rec_init. */
 struct tls_rec {
     struct tls_rec_dir rd, wr;
     uint16_t suite;
@@ -51,6 +51,7 @@ struct tls_rec {
     bool eof;               /* close_notify received: reads return 0 */
     bool close_notify_sent;
     bool failed;            /* a fatal error was seen: every call fails */
+    bool client;            /* our side is the client: the server's NewSessionTickets are dropped */
     uint8_t records_without_data; /* in a row: empty, KeyUpdate, user_canceled (bounded) */
     uint8_t *rx;            /* received bytes not yet opened, from a record boundary (malloc) */
     uint32_t rx_len, rx_cap;

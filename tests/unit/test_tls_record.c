@@ -714,13 +714,10 @@ static void test_inner(const struct suite *su)
     pair_close(&p);
 }
 
-/* The peer sends KeyUpdate(request) by hand, then continues with its next keys, computed by
- * this test; its rd side is kept. */
-static bool peer_manual_key_update(struct pair *p, uint8_t request)
+/* The peer continues with its next write keys, computed by this test (its KeyUpdate went out);
+ * its rd side is kept. */
+static bool peer_switch_keys(struct pair *p)
 {
-    uint8_t ku[5] = {24, 0, 0, 1, request};
-    if (!peer_send(p, 22, ku, 5))
-        return false;
     struct tls_rec next = {0};
     memcpy(next.rd.secret, p->peer.rd.secret, p->su->secret_len);
     next_secret(p->su, p->peer.wr.secret, next.wr.secret);
@@ -731,6 +728,41 @@ static bool peer_manual_key_update(struct pair *p, uint8_t request)
     tls_rec_fini(&p->peer);
     p->peer = next;
     return true;
+}
+
+/* The peer sends KeyUpdate(request) by hand, then continues with its next keys. */
+static bool peer_manual_key_update(struct pair *p, uint8_t request)
+{
+    uint8_t ku[5] = {24, 0, 0, 1, request};
+    return peer_send(p, 22, ku, 5) && peer_switch_keys(p);
+}
+
+/* Our client side (a wss:// backend's server sends tickets): dropped, even several in one
+ * record and before a KeyUpdate; one cut by its record's end is refused. */
+static void test_client_tickets(const struct suite *su)
+{
+    struct pair p;
+    uint8_t b[64];
+    pair_open(&p, su);
+    p.srv.client = true;
+    ok(peer_send(&p, 22, "\x04\x00\x00\x04\x01\x02\x03\x04\x04\x00\x00\x00", 12) &&
+           peer_send(&p, 23, "after", 5),
+       name_of("client side: sealed two NewSessionTickets, then data", su));
+    is_int(read_settled(&p.es, b, sizeof b), 5,
+           name_of("client side: the data, tickets dropped", su));
+    ok(peer_send(&p, 22, "\x04\x00\x00\x01\x09\x18\x00\x00\x01\x00", 10) && !p.srv.failed,
+       name_of("client side: sealed a ticket and a KeyUpdate in one record", su));
+    ok(peer_switch_keys(&p) && peer_send(&p, 23, "new key", 7) &&
+           read_settled(&p.es, b, sizeof b) == 7 && memcmp(b, "new key", 7) == 0,
+       name_of("client side: data under the updated keys", su));
+    pair_close(&p);
+
+    pair_open(&p, su);
+    p.srv.client = true;
+    ok(peer_send(&p, 22, "\x04\x00\x01\x00\x01\x02", 6),
+       name_of("client side: sealed a ticket longer than its record", su));
+    expect_fatal(&p, "NewSessionTicket split across records", 50);
+    pair_close(&p);
 }
 
 /* A peer sending records without data (empty, or KeyUpdates) keeps the proxy busy for nothing:
@@ -893,6 +925,7 @@ int main(void)
         test_small_reads(su);
         test_byte_at_a_time(su);
         test_bad_header_held(su);
+        test_client_tickets(su);
         test_partial_writes(su);
         test_write_blocked(su);
         test_close(su);
