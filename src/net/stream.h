@@ -30,7 +30,7 @@ struct stream {
     int fd;
     unsigned rd_wait, wr_wait;
     void *ssl;
-    void *tls_state; /* the TLS layer's own per-connection state (server streams), or NULL */
+    void *tls_state; /* the TLS layer's own per-connection state (TLS streams), or NULL */
     const char *err; /* static reason of the last STREAM_ERR: "connection reset by peer" */
 };
 

@@ -187,10 +187,13 @@ static bool tunnel_finished(const struct conn *c)
 static void update_interest(struct conn *c)
 {
     struct upstream_leg *up = &c->up;
-    /* Once OpenSSL holds nothing, the client side moves to tls_record.c: the SSL object's
+    /* Once OpenSSL holds nothing, each TLS side moves to tls_record.c: the SSL object's
      * ≈13 KiB go back and each record costs a fraction of SSL_read/SSL_write. */
     if (c->s.ssl && !c->lc->proxy.tls_offload_off && tls_stream_offload(&c->s))
         log_debug("client %s: TLS records of this tunnel now sealed by wssgate (OpenSSL state "
+                  "freed)", c->peer_ip);
+    if (up->s.ssl && !c->lc->proxy.tls_offload_off && tls_stream_offload(&up->s))
+        log_debug("client %s: TLS records to the backend now sealed by wssgate (OpenSSL state "
                   "freed)", c->peer_ip);
     bool draining = c->w->draining && ev_now(&c->w->loop) >= c->w->drain_deadline;
     unsigned cw = 0, uw = 0;

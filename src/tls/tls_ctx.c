@@ -138,5 +138,6 @@ SSL_CTX *tls_ctx_new_client(char *err, size_t errlen)
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
                               SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    tls_handover_prepare_ctx(ctx); /* wss:// backends: their tunnels leave OpenSSL too */
     return ctx;
 }

@@ -1,5 +1,5 @@
 /* TLS stream operations: SSL_read_ex/SSL_write_ex mapped onto the stream contract, and the
- * move of a finished TLS 1.3 server connection onto tls/tls_record.c (what the move needs is
+ * move of a finished TLS 1.3 connection (either side) onto tls/tls_record.c (what the move needs is
  * collected by tls/tls_handover.c while OpenSSL runs the connection). */
 #include "tls/tls_stream.h"
 
@@ -167,17 +167,22 @@ static int init_common(struct stream *s, int fd, SSL_CTX *ctx)
     return 0;
 }
 
+/* Watches the handshake for tls_stream_offload; without memory, s simply stays on OpenSSL. */
+static void attach_offload(struct stream *s, bool client)
+{
+    struct offload *o = calloc(1, sizeof(*o));
+    if (o && tls_handover_attach(s->ssl, &o->h, client) == 0)
+        s->tls_state = o;
+    else
+        free(o);
+}
+
 int tls_stream_init_server(struct stream *s, int fd, SSL_CTX *ctx)
 {
     if (init_common(s, fd, ctx) < 0)
         return -1;
     SSL_set_accept_state(s->ssl);
-    struct offload *o = calloc(1, sizeof(*o));
-    if (o && tls_handover_attach(s->ssl, &o->h, false) == 0) {
-        s->tls_state = o;
-    } else {
-        free(o); /* no offload for this one; it still works on OpenSSL */
-    }
+    attach_offload(s, false);
     return 0;
 }
 
@@ -189,6 +194,7 @@ int tls_stream_init_client(struct stream *s, int fd, SSL_CTX *ctx, const char *s
     if (server_name && server_name[0] && server_name[0] != '[' &&
         !(server_name[0] >= '0' && server_name[0] <= '9'))
         SSL_set_tlsext_host_name(s->ssl, server_name);
+    attach_offload(s, true);
     return 0;
 }
 

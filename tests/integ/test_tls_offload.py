@@ -184,3 +184,19 @@ def test_load_generator_can_stay_on_openssl(gw_ws):
     gw = gw_ws()
     r = wsload(gw, "--conns", "2", "--client-tls", "openssl")
     assert int(r["msgs"]) > 0 and r["client_record_layer"] == "0", r
+
+
+UPSTREAM_OFFLOADED = "TLS records to the backend now sealed by wssgate"
+
+
+def test_wss_backend_tunnels_leave_openssl_too(gw_ws, proxy):
+    """A wss:// backend (here a second gateway): the first gateway's client side of each tunnel
+    moves onto the record layer as well; echoes stay byte-exact, also across records."""
+    inner = gw_ws("--log-level", "debug")
+    outer = proxy("wss://127.0.0.1:%d" % inner.port, "--log-level", "debug")
+    for size in ("64", "20000"):
+        r = wsload(outer, "--conns", "3", "--size", size)
+        assert int(r["msgs"]) > 0 and r["unclean_closes"] == "0", r
+    assert wait_until(lambda: outer.stderr().count(UPSTREAM_OFFLOADED) >= 6, 5), outer.stderr()
+    assert outer.stderr().count(OFFLOADED) >= 6
+    assert wait_until(lambda: offloaded(inner) >= 6, 5), inner.stderr()

@@ -1,5 +1,6 @@
 /* Unit tests for tls_stream_offload: a real OpenSSL client against a wssgate server stream that
- * moves onto the record layer, for each suite, at awkward times, after TLS 1.2 and resumption. */
+ * moves onto the record layer, for each suite, at awkward times, after TLS 1.2 and resumption;
+ * and a wssgate client stream (a wss:// backend's) against a real OpenSSL server. */
 #include "core/buf.h"
 #include "ev/loop.h"
 #include "net/stream.h"
@@ -430,6 +431,130 @@ static void test_interop_resumed(SSL_CTX *sctx)
     SSL_CTX_free(cctx);
 }
 
+/* ---- our client stream against a real OpenSSL server (wss:// backends) -------------------- */
+
+/* c->s is our client stream, c->cl the OpenSSL server. */
+static bool conn_open_client(struct conn *c, SSL_CTX *sctx, SSL_CTX *cctx)
+{
+    memset(c, 0, sizeof *c);
+    c->fd[0] = c->fd[1] = -1;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, c->fd) < 0)
+        return false;
+    int cfd = c->fd[0];
+    c->fd[0] = -1; /* the stream owns it */
+    if (tls_stream_init_client(&c->s, cfd, cctx, "localhost") < 0)
+        return false;
+    c->cl = SSL_new(sctx);
+    if (!c->cl || SSL_set_fd(c->cl, c->fd[1]) != 1)
+        return false;
+    SSL_set_accept_state(c->cl);
+    SSL_set_msg_callback(c->cl, on_client_msg);
+    SSL_set_msg_callback_arg(c->cl, &c->ku);
+    c->es = (struct end){.name = "client stream", .s = &c->s};
+    c->ec = (struct end){.name = "OpenSSL server", .ssl = c->cl};
+    bool cdone = false, sdone = false;
+    for (int i = 0; i < 1000 && !(cdone && sdone); i++) {
+        if (!sdone) {
+            int r = SSL_do_handshake(c->cl);
+            if (r == 1)
+                sdone = true;
+            else if (ssl_fail(c->cl, r) != STREAM_AGAIN)
+                return false;
+        }
+        if (!cdone) {
+            int r = stream_handshake(&c->s);
+            if (r == 0)
+                cdone = true;
+            else if (r != STREAM_AGAIN)
+                return false;
+        }
+    }
+    return cdone && sdone;
+}
+
+static SSL_CTX *upstream_ctx(const char *suite_name, int max_version)
+{
+    char err[256];
+    SSL_CTX *c = tls_ctx_new_client(err, sizeof err);
+    if (c && suite_name)
+        SSL_CTX_set_ciphersuites(c, suite_name);
+    if (c && max_version)
+        SSL_CTX_set_max_proto_version(c, max_version);
+    return c;
+}
+
+static void test_client_side(SSL_CTX *sctx, const struct suite *su)
+{
+    SSL_CTX *cctx = upstream_ctx(su->name, 0);
+    struct conn c;
+    uint8_t b[4096];
+    if (!ok(cctx && conn_open_client(&c, sctx, cctx), name_of("client side: handshake", su))) {
+        conn_close(&c);
+        SSL_CTX_free(cctx);
+        return;
+    }
+    /* The gateway asks, the backend answers 101; the server's tickets came before it. */
+    ok(pump(&c.es, &c.ec, (const uint8_t *)upgrade_req, sizeof upgrade_req - 1, 4096, 4096) &&
+           pump(&c.ec, &c.es, (const uint8_t *)upgrade_resp, sizeof upgrade_resp - 1, 4096, 4096),
+       name_of("client side: upgrade over OpenSSL", su));
+    ok(offload(&c) > 0 && offloaded(&c), name_of("client side: tls_stream_offload", su));
+    ok(exchange_many(&c, 40, su->id + 11),
+       name_of("client side: 40 messages of 1..20000 bytes each way", su));
+
+    /* Tickets after the move: dropped, the data behind them arrives. */
+    ok(SSL_new_session_ticket(c.cl) == 1 && SSL_new_session_ticket(c.cl) == 1,
+       name_of("client side: the server queues two more tickets", su));
+    ok(pump(&c.ec, &c.es, pat + 50, 3000, 3000, 4096),
+       name_of("client side: data after NewSessionTickets", su));
+
+    /* The server's KeyUpdates, asking for ours or not. */
+    c.ku.n = 0;
+    ok(SSL_key_update(c.cl, SSL_KEY_UPDATE_REQUESTED) == 1,
+       name_of("client side: server KeyUpdate(update_requested)", su));
+    ok(pump(&c.ec, &c.es, pat + 60, 5000, 5000, 4096) &&
+           pump(&c.es, &c.ec, pat + 70, 5000, 5000, 4096),
+       name_of("client side: data both ways after it", su));
+    ok(c.ku.n == 1 && c.ku.last_request == 0,
+       name_of("client side: we answered with KeyUpdate(update_not_requested)", su));
+    ok(SSL_key_update(c.cl, SSL_KEY_UPDATE_NOT_REQUESTED) == 1 &&
+           pump(&c.ec, &c.es, pat + 80, 5000, 5000, 4096) &&
+           pump(&c.es, &c.ec, pat + 90, 5000, 5000, 4096) && c.ku.n == 1,
+       name_of("client side: server KeyUpdate(update_not_requested), no answer", su));
+    ok(exchange_many(&c, 10, su->id + 13), name_of("client side: more messages", su));
+
+    /* Close from our side: the server reads close_notify. */
+    int r = STREAM_AGAIN;
+    for (int i = 0; i < 100 && r == STREAM_AGAIN; i++)
+        r = stream_shutdown_write(&c.s);
+    is_int(r, 0, name_of("client side: stream_shutdown_write", su));
+    int sr = -1, se = 0;
+    for (int i = 0; i < 100; i++) {
+        sr = SSL_read(c.cl, b, sizeof b);
+        se = SSL_get_error(c.cl, sr);
+        if (se != SSL_ERROR_WANT_READ)
+            break;
+    }
+    ok(sr == 0 && se == SSL_ERROR_ZERO_RETURN,
+       name_of("client side: server reads close_notify", su));
+    conn_close(&c);
+    SSL_CTX_free(cctx);
+}
+
+/* A TLS 1.2 backend: the client stream stays on OpenSSL and works. */
+static void test_client_side_tls12(SSL_CTX *sctx)
+{
+    SSL_CTX *cctx = upstream_ctx(NULL, TLS1_2_VERSION);
+    struct conn c;
+    ok(cctx && conn_open_client(&c, sctx, cctx), "client side, TLS 1.2: handshake");
+    ok(pump(&c.es, &c.ec, (const uint8_t *)upgrade_req, sizeof upgrade_req - 1, 4096, 4096) &&
+           pump(&c.ec, &c.es, (const uint8_t *)upgrade_resp, sizeof upgrade_resp - 1, 4096, 4096),
+       "client side, TLS 1.2: upgrade");
+    ok(!tls_stream_offload(&c.s) && c.s.ssl != NULL, "client side, TLS 1.2: stays on OpenSSL");
+    ok(exchange_many(&c, 10, 5), "client side, TLS 1.2: messages each way");
+    conn_close(&c);
+    SSL_CTX_free(cctx);
+}
+
 /* ---- main ------------------------------------------------------------------------------- */
 
 static char root[64];
@@ -462,6 +587,9 @@ int main(void)
         test_interop_lone_header(sctx);
         test_interop_tls12(sctx);
         test_interop_resumed(sctx);
+        for (int i = 0; i < 3; i++)
+            test_client_side(sctx, &suites[i]);
+        test_client_side_tls12(sctx);
     } else {
         printf("#   %s\n", err);
     }
