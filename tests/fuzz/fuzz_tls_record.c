@@ -1,13 +1,13 @@
-/* libFuzzer target for tls_record: a server record layer fed, over a socketpair, raw bytes and
- * records a peer seals (data, padding, empty records, alerts, handshake messages, KeyUpdate),
- * with its own reads, writes and shutdown in between; checks the stream contract, not just
- * crashes.
+/* libFuzzer target for tls_record: a record layer (a tunnel's server side, or a wss:// backend
+ * leg's client side) fed, over a socketpair, raw bytes and records a peer seals (data, padding,
+ * empty records, alerts, handshake messages, KeyUpdate), with its own reads, writes and
+ * shutdown in between; checks the stream contract, not just crashes.
  *
- * Input: [suite byte] then chunks of [op][len] followed, for RAW and SEAL, by len bytes and,
- * for SEAL_BIG, by one type byte; for the other ops len is their parameter. The peer is a
- * second tls_rec with rd and wr swapped; it seals with tls_rec_seal and reads with
- * tls_rec_read, and its KeyUpdates are done by hand (HKDF here) so every byte it sends is a
- * whole record written at once. */
+ * Input: [suite byte: value % 3 the suite, (value / 3) & 1 the record layer is a client] then
+ * chunks of [op][len] followed, for RAW and SEAL, by len bytes and, for SEAL_BIG, by one type
+ * byte; for the other ops len is their parameter. The peer is a second tls_rec with rd and wr
+ * swapped; it seals with tls_rec_seal and reads with tls_rec_read, and its KeyUpdates are done
+ * by hand (HKDF here) so every byte it sends is a whole record written at once. */
 #include "net/stream.h"
 #include "tls/tls_record.h"
 
@@ -332,6 +332,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!s)
         return 0;
     s->suite = data[0] % 3;
+    s->srv.client = (data[0] / 3) & 1; /* half the inputs play a wss:// backend's client side */
     s->srv_last = STREAM_AGAIN;
     size_t sl = suites[s->suite].secret_len;
     for (size_t i = 0; i < sl; i++) {
