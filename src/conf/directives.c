@@ -1126,7 +1126,8 @@ const struct directive conf_directives[] = {
     D("websocket_tls_offload", CTX_HSL, 1, 1, false, d_websocket_tls_offload, "on | off", "on",
       "wssgate only: once a wss:// tunnel's TLS 1.3 handshake is done, its records are sealed and "
       "opened by wssgate (as kernel TLS would) and OpenSSL's per-connection state is freed: "
-      "≈2 KiB per idle tunnel instead of ≈15. off keeps every tunnel on OpenSSL."),
+      "≈2 KiB per idle tunnel instead of ≈15. A wss:// backend's side of the tunnel moves too. "
+      "off keeps every tunnel on OpenSSL."),
     D("proxy_buffering", CTX_HSL, 1, 1, false, d_proxy_buffering, "on | off", "off",
       "Accepted: wssgate always streams with bounded buffers."),
     D("proxy_next_upstream", CTX_HSL, 1, -1, false, d_proxy_next_upstream,
