@@ -13,16 +13,17 @@ extern const struct stream_ops tls_stream_ops;
  * The stream owns fd from now on, even on failure. Returns 0, or -1 when out of memory. */
 int tls_stream_init_server(struct stream *s, int fd, SSL_CTX *ctx);
 
-/* Client side, with SNI set to server_name when it is a name (not an IP). */
+/* Client side, with SNI set to server_name when it is a name (not an IP). From a context made
+ * by tls_ctx_new_client, it can later move with tls_stream_offload too. */
 int tls_stream_init_client(struct stream *s, int fd, SSL_CTX *ctx, const char *server_name);
 
 /* True when the TLS layer holds decrypted bytes that no read has taken yet: epoll will not
  * report them, so the caller must read again before waiting. */
 bool tls_stream_pending(const struct stream *s);
 
-/* Moves a server stream whose TLS 1.3 handshake is finished onto wssgate's own record layer
- * (tls/tls_record.h) and frees its SSL object, once OpenSSL holds no bytes either way (nothing
- * read ahead, no write to retry). Returns true when s runs on the record layer, now or before.
+/* Moves a stream whose TLS 1.3 handshake is finished (either side: a client's, or a wss://
+ * backend's) onto wssgate's own record layer (tls/tls_record.h) and frees its SSL object, once
+ * OpenSSL holds no bytes either way (nothing read ahead, no write to retry). Returns true when s runs on the record layer, now or before.
  * Cheap enough for every event: it returns false until the moment comes, and for good after
  * TLS 1.2, an unsupported suite, or a KeyUpdate OpenSSL itself processed. Afterwards
  * s->ops is tls_record_stream_ops and s->ssl is NULL; rd_wait/wr_wait are reset. */
