@@ -81,7 +81,9 @@ static int parse_args(int argc, char **argv, struct run_cmd *rc)
     return -1;
 }
 
-static struct gen *load(const char *path, bool to_stderr)
+/* Loads path. The configuration's error_log applies unless the command line gave the file or
+ * the level: those win, as nginx's -e wins over its error_log. */
+static struct gen *load(const char *path, bool to_stderr, const struct cli_settings *cs)
 {
     struct load_result res;
     struct gen *g = conf_load_file(path, &res);
@@ -93,11 +95,12 @@ static struct gen *load(const char *path, bool to_stderr)
     }
     if (!g)
         fprintf(stderr, "wssgate: %s\n", res.error);
-    if (g && !to_stderr && res.error_log && log_open_error(res.error_log) < 0)
+    if (g && !to_stderr && res.error_log && !cs->error_log_set &&
+        log_open_error(res.error_log) < 0)
         fprintf(stderr, "wssgate: cannot open error_log \"%s\": %s; logging to stderr\n",
                 res.error_log, strerror(errno));
     /* `error_log FILE LEVEL`: nginx's crit, alert and emerg are wssgate's error. */
-    if (g && !to_stderr && res.error_level &&
+    if (g && !to_stderr && res.error_level && !cs->log_level_set &&
         log_level_parse(res.error_level, &log_min_level) < 0)
         log_min_level = LOG_ERROR;
     load_result_free(&res);
@@ -113,7 +116,7 @@ static int send_signal(const struct run_cmd *rc)
         fprintf(stderr, "wssgate: -s %s: use reload or stop\n", rc->signal);
         return 2;
     }
-    struct gen *g = load(rc->conf, true);
+    struct gen *g = load(rc->conf, true, &rc->cs);
     if (!g)
         return 1;
     if (!g->pid_path) {
@@ -160,7 +163,7 @@ int cmd_run(int argc, char **argv)
     if (rc.signal)
         return send_signal(&rc);
     if (rc.test) {
-        struct gen *g = load(rc.conf, true);
+        struct gen *g = load(rc.conf, true, &rc.cs);
         if (!g) {
             fprintf(stderr, "wssgate: configuration file %s test failed\n", rc.conf);
             return 1;
@@ -173,7 +176,7 @@ int cmd_run(int argc, char **argv)
                 rc.conf, rc.conf);
         return 0;
     }
-    struct gen *g = load(rc.conf, false);
+    struct gen *g = load(rc.conf, false, &rc.cs);
     if (!g)
         return 1;
     cli_settings_apply(g, &rc.cs);

@@ -182,11 +182,13 @@ int opt_common(struct cli_settings *cs, const char *name, const char *value)
     if (strcmp(name, "error-log") == 0) {
         if (log_open_error(value) < 0)
             return bad(name, value, strerror(errno));
+        cs->error_log_set = true;
         return 1;
     }
     if (strcmp(name, "log-level") == 0) {
         if (log_level_parse(value, &log_min_level) < 0)
             return bad(name, value, "expected debug, info, notice, warn or error");
+        cs->log_level_set = true;
         return 1;
     }
     return 0;

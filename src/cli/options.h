@@ -29,6 +29,7 @@ struct cli_settings {
     struct proxy_settings ps;
     int workers;
     unsigned set; /* bit per duration option, in the order of opt_common's table */
+    bool error_log_set, log_level_set; /* given: they win over the configuration's error_log */
 };
 void cli_settings_defaults(struct cli_settings *cs);
 /* Returns 1 when name was one of the common options (applied), 0 when not, -1 on a bad value

@@ -200,3 +200,39 @@ def test_wss_backend_tunnels_leave_openssl_too(gw_ws, proxy):
     assert wait_until(lambda: outer.stderr().count(UPSTREAM_OFFLOADED) >= 6, 5), outer.stderr()
     assert outer.stderr().count(OFFLOADED) >= 6
     assert wait_until(lambda: offloaded(inner) >= 6, 5), inner.stderr()
+
+
+def test_command_line_log_options_win_over_error_log(work, start_gateway, ws_backend):
+    """`wssgate -c FILE --log-level debug` logs at debug into the configuration's error_log file
+    (its `error` level loses), and `--error-log` moves the lines elsewhere, as nginx's -e does.
+    The tunnel's debug line about the record layer is what shows it."""
+    backend = ws_backend()
+    cert, key = host_cert(work.path / "home", "localhost")
+    conf_log = work.path / "conf-error.log"
+    cli_log = work.path / "cli-error.log"
+    for extra, where in ((["--log-level", "debug"], conf_log),
+                         (["--log-level", "debug", "--error-log", str(cli_log)], cli_log)):
+        port = free_port()
+        conf = work.path / ("logs-%d.conf" % port)
+        conf.write_text(
+            "error_log %s error;\n"
+            "events {}\n"
+            "http {\n"
+            "  server {\n"
+            "    listen 127.0.0.1:%d ssl;\n"
+            "    ssl_certificate %s;\n"
+            "    ssl_certificate_key %s;\n"
+            "    location / { proxy_pass %s; }\n"
+            "  }\n"
+            "}\n" % (conf_log, port, cert, key, backend.url))
+        gw = start_gateway(["-c", str(conf)] + extra, "localhost", [port])
+        before = conf_log.read_text().count(OFFLOADED) if conf_log.exists() else 0
+        c = SClient(port, gw.ca, "-tls1_3")
+        c.upgrade("localhost:%d" % port)
+        c.echo(b"logged at debug")
+        c.finish()
+        assert wait_until(lambda: where.exists() and OFFLOADED in where.read_text(), 5), (
+            where, where.read_text() if where.exists() else "(no file)")
+        if where == cli_log:
+            after = conf_log.read_text().count(OFFLOADED) if conf_log.exists() else 0
+            assert after == before, "the configuration's error_log got the lines too"
