@@ -1,10 +1,10 @@
 /* Unit tests for tls/cert: the local CA, leaves checked by OpenSSL's own verifier, name checks,
  * cert_ensure_host reuse/reissue, file modes and error messages. Works in a mkdtemp dir. */
 #include "core/str.h"
+#include "rm_tree.h"
 #include "tap.h"
 #include "tls/cert.h"
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,19 +20,6 @@
 
 static char root[64];
 static char err[1024];
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static void rm_rf(const char *path)
-{
-    nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 static void path(char *out, size_t cap, const char *name)
 {
@@ -624,7 +611,7 @@ int main(void)
     X509_free(cax);
     cert_ca_free(ca);
     if (getenv("KEEP_TMP") == NULL)
-        rm_rf(root);
+        rm_tree(root);
     else
         printf("# kept %s\n", root);
     return tap_done();

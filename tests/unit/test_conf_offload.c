@@ -3,14 +3,13 @@
  * move from get it), server side and backend side. */
 #include "conf/load.h"
 #include "proxy/gen.h"
+#include "rm_tree.h"
 #include "tap.h"
 #include "tls/cert.h"
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <openssl/ssl.h>
 
@@ -72,14 +71,6 @@ static const struct want cases[] = {
      false},
 };
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 int main(void)
 {
     char err[512];
@@ -108,6 +99,6 @@ int main(void)
     } else {
         printf("#   %s\n", err);
     }
-    nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    rm_tree(root);
     return tap_done();
 }

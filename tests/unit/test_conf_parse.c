@@ -1,9 +1,9 @@
 /* conf_tree/conf_lex: every token rule of nginx's grammar, every error with its line, includes
  * (glob, missing, cycle, depth), limits, the seeds' five configs and Debian's, printing back. */
+#include "rm_tree.h"
 #include "tap.h"
 #include "conf/conf_tree.h"
 
-#include <ftw.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -624,14 +624,6 @@ static void test_include_depth(void)
                "main file over 4 MiB: message");
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static void test_includes(void)
 {
     snprintf(tmp, sizeof(tmp), "/tmp/wssgate-conf-XXXXXX");
@@ -642,7 +634,7 @@ static void test_includes(void)
     test_include_glob();
     test_include_errors();
     test_include_depth();
-    nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    rm_tree(tmp);
 }
 
 /* ---- the seeds' configs and Debian's ------------------------------------------------------- */

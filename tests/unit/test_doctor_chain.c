@@ -2,10 +2,10 @@
  * incomplete chains, host names against SANs (wildcards, IPs, CN-only), and validity dates, on
  * certificates made by tls/cert (and a CN-only one made here) in a mkdtemp dir. */
 #include "doctor/chain_check.h"
+#include "rm_tree.h"
 #include "tap.h"
 #include "tls/cert.h"
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,14 +17,6 @@
 
 static char root[64];
 static char err[1024];
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
 
 static const char *p(const char *name)
 {
@@ -202,6 +194,6 @@ int main(void)
     }
 
     cert_ca_free(ca);
-    nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    rm_tree(root);
     return tap_done();
 }

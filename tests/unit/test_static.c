@@ -1,13 +1,13 @@
 /* Static files: root/alias mapping, what static_open makes of files, dirs, FIFOs, symlinks and
  * unreadable files, MIME lookups (checked against nginx's own mime.types), conditional GET, dates.
  */
+#include "rm_tree.h"
 #include "tap.h"
 #include "site/mime.h"
 #include "site/static.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -512,14 +512,6 @@ static void test_date_round_trip(void)
     ok(n > 20000 && bad == 0, "format matches gmtime/strftime and parses back (1900-9999)");
 }
 
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st;
-    (void)type;
-    (void)ftw;
-    return remove(path);
-}
-
 int main(void)
 {
     snprintf(tmpdir, sizeof(tmpdir), "/tmp/wssgate-test-static-XXXXXX");
@@ -539,7 +531,7 @@ int main(void)
     char p[128];
     in_tmp(p, sizeof(p), "closed");
     chmod(p, 0755);
-    if (nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+    if (rm_tree(tmpdir) != 0)
         printf("# could not remove %s\n", tmpdir);
     return tap_done();
 }

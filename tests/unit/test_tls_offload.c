@@ -4,6 +4,7 @@
 #include "core/buf.h"
 #include "ev/loop.h"
 #include "net/stream.h"
+#include "rm_tree.h"
 #include "tap.h"
 #include "tls/cert.h"
 #include "tls/tls_ctx.h"
@@ -11,13 +12,11 @@
 #include "tls/tls_stream.h"
 #include "tls_test_util.h"
 
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -559,14 +558,6 @@ static void test_client_side_tls12(SSL_CTX *sctx)
 
 static char root[64];
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 int main(void)
 {
     fill_pattern();
@@ -594,7 +585,7 @@ int main(void)
         printf("#   %s\n", err);
     }
     SSL_CTX_free(sctx);
-    nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    rm_tree(root);
     tls_rec_thread_fini();
     buf_pool_drain();
     return tap_done();
