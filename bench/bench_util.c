@@ -3,6 +3,7 @@
 #include "bench_util.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <stdio.h>
@@ -171,4 +172,33 @@ SSL_CTX *bu_tls_client_ctx(void)
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                               SSL_MODE_RELEASE_BUFFERS);
     return ctx;
+}
+
+ssize_t bu_ssl_read(SSL *ssl, void *p, size_t n, const char **why)
+{
+    size_t got = 0;
+    errno = 0;
+    int r = SSL_read_ex(ssl, p, n, &got);
+    if (r == 1)
+        return (ssize_t)got;
+    int e = SSL_get_error(ssl, r);
+    ERR_clear_error();
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+        return -1;
+    if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && errno == 0))
+        return 0;
+    if (why)
+        *why = e == SSL_ERROR_SYSCALL ? strerror(errno) : "TLS error";
+    return -2;
+}
+
+ssize_t bu_ssl_write(SSL *ssl, const void *p, size_t n)
+{
+    size_t put = 0;
+    int r = SSL_write_ex(ssl, p, n, &put);
+    if (r == 1)
+        return (ssize_t)put;
+    int e = SSL_get_error(ssl, r);
+    ERR_clear_error();
+    return (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) ? -1 : -2;
 }

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t bu_now_ns(void);
@@ -48,5 +49,11 @@ SSL_CTX *bu_tls_server_ctx(const char *cert, const char *key);
 /* Client context: TLS 1.3 only, TLS_AES_128_GCM_SHA256 only, no verification, no session
  * reuse (every handshake is a full one), ALPN http/1.1. NULL on failure. */
 SSL_CTX *bu_tls_client_ctx(void);
+
+/* SSL_read_ex / SSL_write_ex on a non-blocking socket, in the programs' convention: the bytes
+ * moved (a read returns 0 at EOF, with or without close_notify), -1 when it would block, -2 on
+ * an error (a read sets *why when why is not NULL). */
+ssize_t bu_ssl_read(SSL *ssl, void *p, size_t n, const char **why);
+ssize_t bu_ssl_write(SSL *ssl, const void *p, size_t n);
 
 #endif

@@ -79,17 +79,8 @@ static int set_interest(struct econn *c)
 /* >0 bytes, 0 EOF, -1 would block, -2 error. */
 static ssize_t do_read(struct econn *c, uint8_t *p, size_t n)
 {
-    if (c->ssl) {
-        size_t got = 0;
-        int r = SSL_read_ex(c->ssl, p, n, &got);
-        if (r == 1)
-            return (ssize_t)got;
-        int e = SSL_get_error(c->ssl, r);
-        ERR_clear_error();
-        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
-            return -1;
-        return e == SSL_ERROR_ZERO_RETURN ? 0 : -2;
-    }
+    if (c->ssl)
+        return bu_ssl_read(c->ssl, p, n, NULL);
     ssize_t r = recv(c->fd, p, n, 0);
     if (r >= 0)
         return r;
@@ -99,15 +90,8 @@ static ssize_t do_read(struct econn *c, uint8_t *p, size_t n)
 /* >=0 bytes written, -1 would block, -2 error. */
 static ssize_t do_write(struct econn *c, const uint8_t *p, size_t n)
 {
-    if (c->ssl) {
-        size_t put = 0;
-        int r = SSL_write_ex(c->ssl, p, n, &put);
-        if (r == 1)
-            return (ssize_t)put;
-        int e = SSL_get_error(c->ssl, r);
-        ERR_clear_error();
-        return (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) ? -1 : -2;
-    }
+    if (c->ssl)
+        return bu_ssl_write(c->ssl, p, n);
     ssize_t r = send(c->fd, p, n, MSG_NOSIGNAL);
     if (r >= 0)
         return r;

@@ -347,21 +347,8 @@ static void conn_end(struct lconn *c, enum outcome o)
 /* >0 bytes, 0 EOF, -1 would block, -2 error. */
 static ssize_t do_read(struct lconn *c, uint8_t *p, size_t n)
 {
-    if (c->ssl) {
-        size_t got = 0;
-        errno = 0;
-        int r = SSL_read_ex(c->ssl, p, n, &got);
-        if (r == 1)
-            return (ssize_t)got;
-        int e = SSL_get_error(c->ssl, r);
-        ERR_clear_error();
-        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
-            return -1;
-        if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && errno == 0))
-            return 0;
-        c->why = e == SSL_ERROR_SYSCALL ? strerror(errno) : "TLS error";
-        return -2;
-    }
+    if (c->ssl)
+        return bu_ssl_read(c->ssl, p, n, &c->why);
     if (c->ho) {
         ssize_t r = tls_rec_read(&c->ho->rec, c->fd, p, n);
         if (r == STREAM_AGAIN)
@@ -387,14 +374,10 @@ static int flush_w(struct lconn *c)
     while (c->woff < c->wlen) {
         size_t n = c->wlen - c->woff;
         if (c->ssl) {
-            size_t put = 0;
-            int r = SSL_write_ex(c->ssl, c->w + c->woff, n, &put);
-            if (r != 1) {
-                int e = SSL_get_error(c->ssl, r);
-                ERR_clear_error();
-                return (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) ? 0 : -1;
-            }
-            c->woff += put;
+            ssize_t r = bu_ssl_write(c->ssl, c->w + c->woff, n);
+            if (r < 0)
+                return r == -1 ? 0 : -1;
+            c->woff += (size_t)r;
         } else if (c->ho) {
             /* A partial write is offered the same bytes again: c->w + c->woff. */
             ssize_t r = tls_rec_write(&c->ho->rec, c->fd, c->w + c->woff, n);
