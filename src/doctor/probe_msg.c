@@ -21,17 +21,6 @@ struct exchange {
     int64_t start, deadline;
 };
 
-/* Copies s as printable ASCII into out[cap] ('?' for anything else), cut to fit. */
-static void printable(struct str s, char *out, size_t cap)
-{
-    size_t i = 0;
-
-    for (; i < s.len && i + 1 < cap; i++)
-        out[i] = (s.p[i] >= 0x20 && s.p[i] < 0x7f) ? s.p[i] : '?';
-    if (cap > 0)
-        out[i] = '\0';
-}
-
 static int send_frame(struct dconn *c, uint8_t opcode, const unsigned char *p, size_t n,
                       int64_t deadline)
 {
@@ -81,7 +70,7 @@ static void answered(struct exchange *x, const struct ws_frame_hdr *fh,
                 memcmp(p.p, x->msg, x->msg_len) == 0;
     char preview[64];
 
-    printable(p.len > 40 ? str_make(p.p, 40) : p, preview, sizeof preview);
+    report_printable(p.len > 40 ? str_make(p.p, 40) : p, preview, sizeof preview);
     report_step(x->r, "message", STEP_OK, "sent \"%s\"; %s in %lld ms%s%s%s", (char *)x->msg,
                 same ? "it came back"
                      : (fh->opcode == WS_OP_BINARY ? "a binary message came back"
@@ -102,7 +91,7 @@ static int control(struct exchange *x, const struct ws_frame_hdr *fh, const unsi
     if (fh->opcode != WS_OP_CLOSE)
         return 0;
     code = ws_close_code(pl, plen);
-    printable(plen > 2 ? str_make((const char *)pl + 2, plen - 2) : STR_NULL, reason,
+    report_printable(plen > 2 ? str_make((const char *)pl + 2, plen - 2) : STR_NULL, reason,
               sizeof reason);
     report_step(x->r, "message", STEP_FAIL,
                 "the server closed the WebSocket (code %u%s%s%s) instead of answering", code,

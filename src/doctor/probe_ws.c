@@ -32,17 +32,6 @@ int probe_ws_request(char *out, size_t cap, const struct wsurl *u, const char *o
     return n < 0 || (size_t)n >= cap ? -1 : n;
 }
 
-/* Copies s as printable ASCII into out[cap] ('?' for anything else), cut to fit. */
-static void printable(struct str s, char *out, size_t cap)
-{
-    size_t i = 0;
-
-    for (; i < s.len && i + 1 < cap; i++)
-        out[i] = (s.p[i] >= 0x20 && s.p[i] < 0x7f) ? s.p[i] : '?';
-    if (cap > 0)
-        out[i] = '\0';
-}
-
 /* How many headers are named name, and the first one's value. */
 static size_t count_header(const struct h1_response *r, struct str name, struct str *first)
 {
@@ -63,7 +52,7 @@ static void handshake_fail(struct ws_verdict *v, const char *code, const char *f
     char shown[160];
 
     v->code = code;
-    printable(val, shown, sizeof shown);
+    report_printable(val, shown, sizeof shown);
     snprintf(v->detail, sizeof v->detail, fmt, shown);
 }
 
@@ -152,7 +141,7 @@ void probe_ws_classify(const struct h1_response *resp, const char *key, struct w
     case 308:
         v->code = "redirect";
         if (count_header(resp, STR_LIT("Location"), &loc) > 0)
-            printable(loc, v->location, sizeof v->location);
+            report_printable(loc, v->location, sizeof v->location);
         return;
     case 400:
     case 426:
@@ -327,7 +316,7 @@ static void server_name(const struct h1_response *resp, char *out, size_t cap)
 
     if (count_header(resp, STR_LIT("Server"), &s) > 0 && s.len > 0) {
         char v[80];
-        printable(s, v, sizeof v);
+        report_printable(s, v, sizeof v);
         snprintf(out, cap, "The server (%s)", v);
     } else {
         snprintf(out, cap, "The server");

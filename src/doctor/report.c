@@ -174,3 +174,13 @@ void report_print_json(const struct report *r, FILE *f)
     }
     fputs("]}\n", f);
 }
+
+void report_printable(struct str s, char *out, size_t cap)
+{
+    size_t i = 0;
+
+    for (; i < s.len && i + 1 < cap; i++)
+        out[i] = (s.p[i] >= 0x20 && s.p[i] < 0x7f) ? s.p[i] : '?';
+    if (cap > 0)
+        out[i] = '\0';
+}

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "core/str.h"
 #include "doctor/problems.h"
 #include "doctor/wsurl.h"
 
@@ -66,5 +67,9 @@ void report_print_json(const struct report *r, FILE *f);
 
 /* Writes s as a JSON string (with the quotes) to f. */
 void report_json_string(FILE *f, const char *s);
+
+/* Copies bytes a peer sent into out[cap] as printable ASCII ('?' for anything else), cut to
+ * fit: safe to quote in a step or a cause. */
+void report_printable(struct str s, char *out, size_t cap);
 
 #endif
