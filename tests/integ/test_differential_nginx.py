@@ -16,15 +16,13 @@ wssgate is known to be wrong carries xfail(strict=True) with the reason.
 import os
 import re
 import shutil
-import socket
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 import pytest
 
-from helpers import Gateway, Proc, RawConn, free_port, wssgate_bin
+from helpers import Gateway, Proc, RawBackend, RawConn, free_port, wssgate_bin
 
 NGINX = "/usr/sbin/nginx"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "differential"
@@ -237,72 +235,37 @@ CASES = [
 # ---------------------------------------------------------------------------------------------
 # Backends: one thread-per-connection server per backend id
 
-class EchoBackend:
+class EchoBackend(RawBackend):
     """Answers every request with 200 and X-Backend/X-Target/X-Host/X-Method/X-Uri headers (the
     body says the same), then closes."""
 
     def __init__(self, bid):
         self.bid = bid
-        self.stopping = threading.Event()
-        self.lsock = socket.socket()
-        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.lsock.bind(("127.0.0.1", 0))
-        self.lsock.listen(128)
-        self.lsock.settimeout(0.1)
-        self.port = self.lsock.getsockname()[1]
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
+        super().__init__(EchoBackend._serve, name="echo_backend_" + bid)
 
-    def _accept(self):
-        while not self.stopping.is_set():
-            try:
-                s, _ = self.lsock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(s,), daemon=True).start()
-
-    def _serve(self, s):
-        try:
-            s.settimeout(5)
-            buf = b""
-            while b"\r\n\r\n" not in buf:
-                d = s.recv(65536)
-                if not d:
-                    return
-                buf += d
-            head, _, rest = buf.partition(b"\r\n\r\n")
-            lines = head.decode("latin-1").split("\r\n")
-            method, target, _ = (lines[0].split(" ") + ["", ""])[:3]
-            hdrs = {}
-            for line in lines[1:]:
-                n, _, v = line.partition(":")
-                hdrs.setdefault(n.strip().lower(), []).append(v.strip())
-            n = int(hdrs.get("content-length", ["0"])[0])
-            while len(rest) < n:
-                d = s.recv(65536)
-                if not d:
-                    break
-                rest += d
-            host = ",".join(hdrs.get("host", []))
-            xuri = ",".join(hdrs.get("x-uri", []))
-            body = ("backend=%s method=%s target=%s host=%s body=%d\n" % (
-                self.bid, method, target, host, len(rest))).encode("latin-1")
-            s.sendall(("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
-                       "X-Backend: %s\r\nX-Target: %s\r\nX-Host: %s\r\nX-Method: %s\r\n"
-                       "X-Uri: %s\r\nConnection: close\r\n\r\n" % (
-                           len(body), self.bid, target, host, method, xuri)).encode("latin-1")
-                      + body)
-        except OSError:
+    def _serve(self, conn):
+        head = conn.read_until(b"\r\n\r\n", 5)
+        if head is None:
+            return
+        lines = head[:-4].decode("latin-1").split("\r\n")
+        method, target, _ = (lines[0].split(" ") + ["", ""])[:3]
+        hdrs = {}
+        for line in lines[1:]:
+            n, _, v = line.partition(":")
+            hdrs.setdefault(n.strip().lower(), []).append(v.strip())
+        n = int(hdrs.get("content-length", ["0"])[0])
+        while len(conn.buf) < n and conn.fill(5):
             pass
-        finally:
-            s.close()
-
-    def stop(self):
-        self.stopping.set()
-        self.lsock.close()
-        self.thread.join(2)
+        rest = conn.buf
+        host = ",".join(hdrs.get("host", []))
+        xuri = ",".join(hdrs.get("x-uri", []))
+        body = ("backend=%s method=%s target=%s host=%s body=%d\n" % (
+            self.bid, method, target, host, len(rest))).encode("latin-1")
+        conn.send(("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
+                   "X-Backend: %s\r\nX-Target: %s\r\nX-Host: %s\r\nX-Method: %s\r\n"
+                   "X-Uri: %s\r\nConnection: close\r\n\r\n" % (
+                       len(body), self.bid, target, host, method, xuri)).encode("latin-1")
+                  + body)
 
 
 # ---------------------------------------------------------------------------------------------

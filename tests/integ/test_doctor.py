@@ -4,15 +4,13 @@ CN-only, expired, self-signed, raw servers that answer wrongly) and diagnosed: c
 words, cause and fix. Exit status 0 only when the WebSocket works."""
 import json
 import os
-import socket
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
 
 from conftest import gateway_env
-from helpers import SANITIZER_MARKS, Proc, free_port, openssl, wssgate_bin
+from helpers import SANITIZER_MARKS, Proc, RawBackend, free_port, openssl, wssgate_bin
 
 NGINX = "/usr/sbin/nginx"
 
@@ -87,61 +85,24 @@ def status_words(url, status):
 # ---------------------------------------------------------------------------------------------
 # raw servers that answer the handshake in one wrong way each
 
-class RawServer:
-    """A loopback TCP server on a thread: answer(conn, request_bytes) decides what happens."""
-
-    def __init__(self, answer):
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.answer = answer
-        self.conns = []
-        threading.Thread(target=self.loop, daemon=True).start()
-
-    def loop(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            self.conns.append(c)
-            threading.Thread(target=self.serve, args=(c,), daemon=True).start()
-
-    def serve(self, c):
-        try:
-            c.settimeout(30)
-            data = b""
-            while b"\r\n\r\n" not in data:
-                d = c.recv(4096)
-                if not d:
-                    return
-                data += d
-            self.answer(c, data)
-        except OSError:
-            pass
-
-    def close(self):
-        self.sock.close()
-        for c in self.conns:
-            try:
-                c.close()
-            except OSError:
-                pass
-
-
 @pytest.fixture
 def raw_server():
+    """raw_server(answer) -> a loopback server on a thread: answer(sock, request_bytes) decides
+    what happens to each connection, which then stays open until the test ends."""
     servers = []
 
     def start(answer):
-        s = RawServer(answer)
+        def handler(backend, conn):
+            request = conn.read_until(b"\r\n\r\n", 30)
+            if request is not None:
+                answer(conn.sock, request)
+                backend.stopping.wait()
+        s = RawBackend(handler, name="raw_server")
         servers.append(s)
         return s
     yield start
     for s in servers:
-        s.close()
+        s.stop()
 
 
 def nginx_conf(work, name, port, body):
