@@ -49,7 +49,7 @@ static void on_keylog(const SSL *ssl, const char *line)
     if (!is_client && strncmp(line, server, sizeof(server) - 1) != 0)
         return;
     /* The peer's secret is the one we read with. */
-    bool ours = is_client == h->client;
+    bool ours = is_client == h->rec.client;
     size_t n = parse_secret(line, sizeof(client) - 1, ours ? h->rec.wr.secret : h->rec.rd.secret);
     if (ours)
         h->have_wr = n > 0;
@@ -97,7 +97,7 @@ int tls_handover_attach(SSL *ssl, struct tls_handover *h, bool client)
     pthread_once(&ex_once, make_ex_index);
     if (ex_index < 0 || SSL_set_ex_data(ssl, ex_index, h) != 1)
         return -1;
-    h->client = client;
+    h->rec.client = client;
     SSL_set_msg_callback(ssl, on_message);
     SSL_set_msg_callback_arg(ssl, h);
     return 0;
@@ -127,7 +127,6 @@ enum tls_handover_result tls_handover_take(SSL *ssl, struct tls_handover *h)
     if (SSL_has_pending(ssl) || strcmp(SSL_rstate_string(ssl), "RH") != 0 ||
         BIO_wpending(SSL_get_wbio(ssl)) > 0)
         return TLS_HANDOVER_LATER;
-    h->rec.client = h->client;
     if (tls_rec_init(&h->rec, SSL_CIPHER_get_protocol_id(cipher), h->secret_len, h->rd_records,
                      h->wr_records) < 0) {
         ERR_clear_error();

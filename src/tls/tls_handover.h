@@ -15,10 +15,10 @@
 #include <stdint.h>
 
 struct tls_handover {
-    struct tls_rec rec; /* rd.secret / wr.secret filled by the keylog callback */
+    struct tls_rec rec; /* rd.secret / wr.secret filled by the keylog callback; rec.client set
+                           by tls_handover_attach */
     uint64_t rd_records, wr_records;
     uint8_t secret_len;
-    bool client;           /* our side is the client: its secret is the one we write with */
     bool have_rd, have_wr; /* secrets seen */
     bool rd_app, wr_app;   /* Finished seen: the record counts are application records */
     bool never;            /* this connection stays on OpenSSL */
