@@ -49,6 +49,31 @@ struct conn {
     struct end es, ec;
 };
 
+/* Runs the handshake of c->cl (OpenSSL, either side) and c->s (ours) in turns, bounded. */
+static bool handshake(struct conn *c)
+{
+    bool odone = false, sdone = false;
+    for (int i = 0; i < 1000 && !(odone && sdone); i++) {
+        if (!odone) {
+            int r = SSL_do_handshake(c->cl);
+            if (r == 1)
+                odone = true;
+            else if (ssl_fail(c->cl, r) != STREAM_AGAIN)
+                return false;
+        }
+        if (!sdone) {
+            int r = stream_handshake(&c->s);
+            if (r == 0)
+                sdone = true;
+            else if (r != STREAM_AGAIN) {
+                printf("#   %s handshake: %s\n", c->es.name, c->s.err ? c->s.err : "?");
+                return false;
+            }
+        }
+    }
+    return odone && sdone;
+}
+
 static bool conn_open(struct conn *c, SSL_CTX *sctx, SSL_CTX *cctx, SSL_SESSION *sess)
 {
     memset(c, 0, sizeof *c);
@@ -70,26 +95,7 @@ static bool conn_open(struct conn *c, SSL_CTX *sctx, SSL_CTX *cctx, SSL_SESSION 
         SSL_set_session(c->cl, sess);
     c->es = (struct end){.name = "server stream", .s = &c->s};
     c->ec = (struct end){.name = "OpenSSL client", .ssl = c->cl};
-    bool cdone = false, sdone = false;
-    for (int i = 0; i < 1000 && !(cdone && sdone); i++) {
-        if (!cdone) {
-            int r = SSL_do_handshake(c->cl);
-            if (r == 1)
-                cdone = true;
-            else if (ssl_fail(c->cl, r) != STREAM_AGAIN)
-                return false;
-        }
-        if (!sdone) {
-            int r = stream_handshake(&c->s);
-            if (r == 0)
-                sdone = true;
-            else if (r != STREAM_AGAIN) {
-                printf("#   server handshake: %s\n", c->s.err ? c->s.err : "?");
-                return false;
-            }
-        }
-    }
-    return cdone && sdone;
+    return handshake(c);
 }
 
 static void conn_close(struct conn *c)
@@ -451,24 +457,7 @@ static bool conn_open_client(struct conn *c, SSL_CTX *sctx, SSL_CTX *cctx)
     SSL_set_msg_callback_arg(c->cl, &c->ku);
     c->es = (struct end){.name = "client stream", .s = &c->s};
     c->ec = (struct end){.name = "OpenSSL server", .ssl = c->cl};
-    bool cdone = false, sdone = false;
-    for (int i = 0; i < 1000 && !(cdone && sdone); i++) {
-        if (!sdone) {
-            int r = SSL_do_handshake(c->cl);
-            if (r == 1)
-                sdone = true;
-            else if (ssl_fail(c->cl, r) != STREAM_AGAIN)
-                return false;
-        }
-        if (!cdone) {
-            int r = stream_handshake(&c->s);
-            if (r == 0)
-                cdone = true;
-            else if (r != STREAM_AGAIN)
-                return false;
-        }
-    }
-    return cdone && sdone;
+    return handshake(c);
 }
 
 static SSL_CTX *upstream_ctx(const char *suite_name, int max_version)
