@@ -1,4 +1,4 @@
-/* epoll loop: level-triggered interest sets, a binary min-heap of timers, deferred closes.
+/* epoll loop: level-triggered interest sets (edge-triggered where a watcher asks), a binary min-heap of timers, deferred closes.
  * One turn: wait (bounded by the next timer) → update clock → I/O callbacks → timers → deferred. */
 #include "ev/loop.h"
 
@@ -80,7 +80,7 @@ void ev_io_init(struct ev_io *io, int fd, ev_io_fn *cb)
 int ev_io_set(struct ev_loop *loop, struct ev_io *io, unsigned want)
 {
     io->want = want;
-    if (io->added && io->armed == want)
+    if (io->added && io->armed == want && io->armed_edge == io->edge)
         return 0;
     if (want == 0) {
         /* Removed rather than modified to an empty set: epoll still reports EPOLLERR and
@@ -96,11 +96,14 @@ int ev_io_set(struct ev_loop *loop, struct ev_io *io, unsigned want)
         ev.events |= EPOLLIN | EPOLLRDHUP;
     if (want & EV_WRITE)
         ev.events |= EPOLLOUT;
+    if (io->edge)
+        ev.events |= EPOLLET;
     int op = io->added ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
     if (epoll_ctl(loop->epfd, op, io->fd, &ev) < 0)
         return -1;
     io->added = true;
     io->armed = want;
+    io->armed_edge = io->edge;
     return 0;
 }
 
@@ -263,6 +266,8 @@ void ev_loop_run(struct ev_loop *loop)
             unsigned ev = 0;
             if (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP))
                 ev |= EV_READ;
+            if (events[i].events & (EPOLLRDHUP | EPOLLHUP))
+                ev |= EV_HUP;
             if (events[i].events & (EPOLLOUT | EPOLLHUP))
                 ev |= EV_WRITE;
             if (events[i].events & EPOLLERR)

@@ -7,7 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum { EV_READ = 1u, EV_WRITE = 2u, EV_ERROR = 4u };
+/* EV_HUP comes with EV_READ: the peer sent its FIN (or the socket hung up), so a read will
+ * reach EOF, even after a short read that emptied the bytes before it. */
+enum { EV_READ = 1u, EV_WRITE = 2u, EV_ERROR = 4u, EV_HUP = 8u };
 
 struct ev_loop;
 struct ev_io;
@@ -19,12 +21,16 @@ typedef void ev_timer_fn(struct ev_loop *loop, struct ev_timer *t);
 typedef void ev_defer_fn(struct ev_loop *loop, struct ev_defer *d);
 
 /* An fd watcher, embedded in its owner. `want` is the interest set; the loop calls epoll_ctl
- * only when it differs from what the kernel already has. */
+ * only when it differs from what the kernel already has. `edge` asks for edge-triggered
+ * reports (EPOLLET) from the next ev_io_set() on: the owner then reads until it has seen the
+ * socket empty, as it is told only of bytes that arrive later. */
 struct ev_io {
     int fd;
     unsigned want;
     unsigned armed;
     bool added;
+    bool edge;
+    bool armed_edge;
     ev_io_fn *cb;
 };
 

@@ -33,10 +33,14 @@ const char *stream_errno_reason(int err)
 
 static ssize_t plain_read(struct stream *s, void *p, size_t n)
 {
-    ssize_t r = recv(s->fd, p, n, 0);
+    ssize_t r;
+    do
+        r = recv(s->fd, p, n, 0);
+    while (r < 0 && errno == EINTR);
+    s->drained = r < 0 || (size_t)r < n;
     if (r >= 0)
         return r;
-    if (errno == EAGAIN || errno == EINTR) {
+    if (errno == EAGAIN) {
         s->rd_wait = EV_READ;
         return STREAM_AGAIN;
     }
@@ -84,6 +88,7 @@ const struct stream_ops stream_plain_ops = {
     .handshake = plain_handshake,
     .shutdown_write = plain_shutdown_write,
     .close = plain_close,
+    .knows_drained = true,
 };
 
 void stream_plain_init(struct stream *s, int fd)

@@ -21,14 +21,20 @@ struct stream_ops {
     int (*shutdown_write)(struct stream *s);
     /* Releases the TLS state and closes the fd. */
     void (*close)(struct stream *s);
+    /* Keeps stream.drained exact, so the fd may be watched edge-triggered. OpenSSL's streams
+     * do not: SSL_read may stop with bytes still in the socket. */
+    bool knows_drained;
 };
 
 /* Caller-owned. rd_wait / wr_wait: which fd event (EV_READ or EV_WRITE) the last STREAM_AGAIN
- * of a read / write waits for; with TLS a read may wait for writability and vice versa. */
+ * of a read / write waits for; with TLS a read may wait for writability and vice versa.
+ * drained (when ops->knows_drained): the last read saw the socket empty, by a short read, EOF
+ * or EAGAIN, so epoll will report the next byte to arrive even edge-triggered. */
 struct stream {
     const struct stream_ops *ops;
     int fd;
     unsigned rd_wait, wr_wait;
+    bool drained;
     void *ssl;
     void *tls_state; /* the TLS layer's own per-connection state (TLS streams), or NULL */
     const char *err; /* static reason of the last STREAM_ERR: "connection reset by peer" */

@@ -748,6 +748,8 @@ static void on_client_io(struct ev_loop *loop, struct ev_io *io, unsigned events
         return;
     if (events & (EV_READ | EV_ERROR))
         c->rd_ready = true;
+    if (events & (EV_HUP | EV_ERROR))
+        c->rd_hup = true;
     switch (c->phase) {
     case PH_TLS_HANDSHAKE:
         handshake(c);

@@ -82,6 +82,7 @@ struct upstream_leg {
     bool connecting;
     bool handshaken;         /* TLS done, or a plain backend */
     bool rd_ready;           /* readable as far as we know: epoll said so, no EAGAIN since */
+    bool rd_hup;             /* epoll said the backend's FIN is in: read on to the EOF */
     bool eof;                /* backend sent FIN */
     bool shut;               /* we sent FIN to the backend */
     bool open;
@@ -104,6 +105,7 @@ struct conn {
     uint64_t req_started_ms, last_active_ms;
     bool client_eof, client_shut, closing, freed;
     bool rd_ready;               /* client readable as far as we know (tunnel pump) */
+    bool rd_hup;                 /* epoll said the client's FIN is in: read on to the EOF */
     bool keep_alive;
     bool close_after_response;
     bool logged;                 /* the access-log line of this request is written */

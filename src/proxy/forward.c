@@ -808,6 +808,8 @@ static void on_upstream_io(struct ev_loop *loop, struct ev_io *io, unsigned even
         return;
     if (events & (EV_READ | EV_ERROR))
         up->rd_ready = true;
+    if (events & (EV_HUP | EV_ERROR))
+        up->rd_hup = true;
     if (up->connecting) {
         if (!(events & (EV_WRITE | EV_ERROR)))
             return;

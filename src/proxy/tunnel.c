@@ -28,11 +28,15 @@ static void close_tunnel(struct conn *c, const char *reason)
 }
 
 /* One direction's read: src into b, tracked. Returns 1 progress, 0 blocked/nothing, -1 dead. */
-/* Reads only a side that epoll reported readable since its last EAGAIN (or whose TLS layer
- * holds bytes): with level-triggered epoll nothing is missed, and an idle side costs no
- * syscall per message. */
+/* Reads only a side that epoll reported readable since it was last seen empty (or whose TLS
+ * layer holds bytes): an idle side costs no syscall per message. Seen empty means a short
+ * read (nginx's rule). Level-triggered, epoll reports the side again if bytes remain anyway;
+ * edge-triggered (see update_interest), it does not, so those sides trust only the stream's
+ * exact account of the socket (stream.drained), never a read cut short by our buffer, and
+ * read on to the EOF once epoll said the FIN is in (hup): the FIN raised its one edge
+ * already, maybe before the read that took the bytes in front of it. */
 static int read_side(struct conn *c, struct stream *src, struct buf *b, struct ws_track *t,
-                     bool *eof, bool *ready, bool draining)
+                     bool *eof, bool *ready, bool hup, bool draining)
 {
     if (*eof || (!*ready && !tls_stream_pending(src)))
         return 0;
@@ -46,10 +50,9 @@ static int read_side(struct conn *c, struct stream *src, struct buf *b, struct w
         room = limit;
     ssize_t r = stream_read(src, buf_writep(b), room);
     if (r > 0) {
-        /* A short read drained the socket (nginx's rule): skip the read that would only say
-         * EAGAIN. Safe with level-triggered epoll, which reports it again if more arrives;
-         * bytes OpenSSL still holds are seen by tls_stream_pending(). */
-        if ((size_t)r < room)
+        /* Skips the read that would only say EAGAIN. Bytes a TLS layer still holds are seen
+         * by tls_stream_pending(). */
+        if (!hup && (src->ops->knows_drained ? src->drained : (size_t)r < room))
             *ready = false;
         ws_track_feed(t, (const uint8_t *)buf_writep(b), (size_t)r);
         b->tail += (unsigned)r;
@@ -111,7 +114,7 @@ static int client_to_backend(struct conn *c, bool draining)
     bool stop = draining && c->drain_close_sent_backend;
     if (!stop) {
         int r = read_side(c, &c->s, &c->in, &c->trk_c2b, &c->client_eof, &c->rd_ready,
-                          draining);
+                          c->rd_hup, draining);
         if (r < 0)
             return -1;
         progress |= r;
@@ -144,7 +147,8 @@ static int backend_to_client(struct conn *c, bool draining)
     }
     bool stop = draining && c->drain_close_sent_client;
     if (!stop) {
-        int r = read_side(c, &up->s, &up->in, &c->trk_b2c, &up->eof, &up->rd_ready, draining);
+        int r = read_side(c, &up->s, &up->in, &c->trk_b2c, &up->eof, &up->rd_ready, up->rd_hup,
+                          draining);
         if (r < 0)
             return -1;
         progress |= r;
@@ -195,6 +199,11 @@ static void update_interest(struct conn *c)
     if (up->s.ssl && !c->lc->proxy.tls_offload_off && tls_stream_offload(&up->s))
         log_debug("client %s: TLS records to the backend now sealed by wssgate (OpenSSL state "
                   "freed)", c->peer_ip);
+    /* Edge-triggered once both sides account for their sockets exactly: level-triggered
+     * epoll polls every reported socket a second time on the next wait, only to find it
+     * empty (nginx watches all its sockets edge-triggered). */
+    if (c->s.ops->knows_drained && up->s.ops->knows_drained)
+        c->io.edge = up->io.edge = true;
     bool draining = c->w->draining && ev_now(&c->w->loop) >= c->w->drain_deadline;
     unsigned cw = 0, uw = 0;
     if (buf_len(&c->out) || buf_len(&up->in) || (up->eof && !c->client_shut))

@@ -492,6 +492,7 @@ static ssize_t complete_held(struct tls_rec *r, int fd)
             r->rx_cap = (uint32_t)cap;
         }
         ssize_t got = recv(fd, r->rx + r->rx_len, missing, 0);
+        r->rx_drained = got >= 0 ? (size_t)got < missing : errno != EINTR;
         if (got < 0) {
             if (errno == EINTR)
                 continue;
@@ -530,6 +531,7 @@ ssize_t tls_rec_read(struct tls_rec *r, int fd, void *p, size_t n)
         return STREAM_ERR;
     if (n == 0)
         return 0;
+    r->rx_drained = false;
     if (r->plain_len)
         return take_plain(r, p, n);
     /* Bounded: each round opens what it holds or reads the socket, which ends in EAGAIN. */
@@ -545,6 +547,7 @@ ssize_t tls_rec_read(struct tls_rec *r, int fd, void *p, size_t n)
             memcpy(t, r->rx, len);
         } else {
             ssize_t got = recv(fd, t, RX_SCRATCH, 0);
+            r->rx_drained = got >= 0 ? (size_t)got < RX_SCRATCH : errno != EINTR;
             if (got < 0) {
                 if (errno == EAGAIN || errno == EWOULDBLOCK)
                     return STREAM_AGAIN;
@@ -568,6 +571,11 @@ ssize_t tls_rec_read(struct tls_rec *r, int fd, void *p, size_t n)
 bool tls_rec_pending(const struct tls_rec *r)
 {
     return r->plain_len || r->eof || r->failed || (r->rx_len && rx_missing(r) == 0);
+}
+
+bool tls_rec_drained(const struct tls_rec *r)
+{
+    return r->rx_drained;
 }
 
 /* ---- writing ---- */

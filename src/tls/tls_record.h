@@ -52,6 +52,7 @@ struct tls_rec {
     bool close_notify_sent;
     bool failed;            /* a fatal error was seen: every call fails */
     bool client;            /* our side is the client: the server's NewSessionTickets are dropped */
+    bool rx_drained;        /* the last recv saw the socket empty (short read, EOF, EAGAIN) */
     uint8_t records_without_data; /* in a row: empty, KeyUpdate, user_canceled (bounded) */
     uint8_t *rx;            /* received bytes not yet opened, from a record boundary (malloc) */
     uint32_t rx_len, rx_cap;
@@ -82,6 +83,11 @@ int tls_rec_shutdown(struct tls_rec *r, int fd);
 /* True when a read would return without touching the socket (opened bytes, a whole record, a
  * header it will refuse, or a close_notify held): epoll will not report them. */
 bool tls_rec_pending(const struct tls_rec *r);
+
+/* True when the last tls_rec_read() ended on a recv that found the socket empty: every byte
+ * that was there has been read, so edge-triggered epoll reports whatever comes next. False
+ * when it did not touch the socket, or filled its buffer. */
+bool tls_rec_drained(const struct tls_rec *r);
 
 /* Seals one record of inner content type `type` (23 data, 21 alert, 22 handshake) with the
  * write keys into out (room for n + TLS_REC_OVERHEAD) and advances the write sequence.

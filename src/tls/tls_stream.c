@@ -217,6 +217,7 @@ static struct tls_rec *rec_of(struct stream *s)
 static ssize_t rec_read(struct stream *s, void *p, size_t n)
 {
     ssize_t r = tls_rec_read(rec_of(s), s->fd, p, n);
+    s->drained = tls_rec_drained(rec_of(s));
     if (r == STREAM_ERR)
         s->err = rec_of(s)->err;
     return r;
@@ -257,6 +258,7 @@ const struct stream_ops tls_record_stream_ops = {
     .handshake = rec_handshake,
     .shutdown_write = rec_shutdown_write,
     .close = rec_close,
+    .knows_drained = true,
 };
 
 bool tls_stream_offload(struct stream *s)

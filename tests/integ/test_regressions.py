@@ -563,6 +563,44 @@ def test_t12_half_closed_tunnel_relays_everything_then_closes(proxy, raw_backend
     assert b.after == b"" and b.eof_after
 
 
+# ---- t13: edge-triggered tunnels miss no FIN ----------------------------------------------------
+
+def test_t13_frame_and_fin_in_one_arrival_reach_the_other_side(proxy, raw_backend):
+    """Once the first message went through, the tunnel's sockets are watched edge-triggered. A
+    frame and the FIN behind it, arriving together, raise one edge; the read that takes the frame
+    is short, but the EOF is still queued behind it. A gateway that took the short read for "the
+    socket is empty" never saw the EOF, and the tunnel hung (found while making it: one wsload
+    connection in four closed uncleanly). Both directions, small frames, several times each."""
+    rounds = 5
+
+    def handler(backend, conn):
+        ws_backend_101(conn)
+        first = conn.read_exact(len(ws_frame(2, b"ping-1", MASK)), 5)
+        conn.send(ws_frame(2, b"pong-1"))
+        rest = conn.read_all(5)  # the second frame, then EOF
+        backend.got.append((first, rest, conn.eof))
+        conn.send(ws_frame(2, b"bye"))
+        conn.sock.shutdown(socket.SHUT_WR)  # frame and FIN back to back
+
+    b = raw_backend(handler)
+    b.got = []
+    gw = plain_gateway(proxy, b.url.replace("http:", "ws:"))
+    for i in range(rounds):
+        with gw.connect(tls=False, timeout=5) as c:
+            c.send(WS_OPEN)
+            assert c.read_until(b"\r\n\r\n").startswith(b"HTTP/1.1 101 ")
+            c.send(ws_frame(2, b"ping-1", MASK))
+            assert c.read_exact(len(ws_frame(2, b"pong-1"))) == ws_frame(2, b"pong-1")
+            c.sock.sendall(ws_frame(2, b"ping-2", MASK))
+            c.shutdown_write()  # right behind the frame
+            got = c.read_all()
+            assert got == ws_frame(2, b"bye") and c.eof, (i, got)
+    assert wait_until(lambda: len(b.got) == rounds, 5)
+    for first, rest, eof in b.got:
+        assert first == ws_frame(2, b"ping-1", MASK)
+        assert rest == ws_frame(2, b"ping-2", MASK) and eof
+
+
 # ---- t8: one fast transfer does not starve the other connections ---------------------------
 
 def test_t8_fast_transfer_does_not_starve_small_requests(proxy, raw_backend):
