@@ -29,6 +29,7 @@
 #include "ws/ws_frame.h"
 #include "ws/ws_handshake.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/rand.h>
@@ -124,12 +125,20 @@ struct cpu_times {
     int n;
 };
 
+#define MAX_THREADS 64
+struct thread_cpu {
+    int n;
+    int tid[MAX_THREADS];
+    double cpu[MAX_THREADS];
+};
+
 static struct {
     uint64_t msgs, hs, pongs, pings, unclean;
     uint64_t err[O_UNCLEAN];
     uint64_t m_start, m_end;   /* measured window, ns */
     double cpu_start, cpu_end; /* seconds of CPU of the --pid processes */
     double sys_cpu_start, sys_cpu_end; /* the part of it spent in the kernel (stime) */
+    struct thread_cpu threads_start, threads_end; /* per thread, of the first --pid */
     struct cpu_times sys_start, sys_end;
     long rss_before, rss_hold0, rss_hold, rss_after;
 } st;
@@ -139,13 +148,12 @@ static const char *const err_names[] = {"ok",     "connect",  "upgrade",
 
 /* ---- the process under test ---- */
 
-/* CPU seconds (utime + stime) of pid; *sys gets the stime part. The kernel keeps the total
- * exact and splits it by where its ticks landed: over a window of seconds the split is good to
- * a few percent. */
-static double pid_cpu_s(pid_t pid, double *sys)
+/* CPU seconds (utime + stime) in a /proc stat file (a process's or a thread's); *sys gets the
+ * stime part. The kernel keeps the total exact and splits it by where its ticks landed: over a
+ * window of seconds the split is good to a few percent. */
+static double stat_cpu_s(const char *path, double *sys)
 {
-    char path[64], buf[1024];
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    char buf[1024];
     FILE *f = fopen(path, "r");
     if (!f)
         return -1;
@@ -163,6 +171,38 @@ static double pid_cpu_s(pid_t pid, double *sys)
         return -1;
     *sys = (double)stime / (double)sysconf(_SC_CLK_TCK);
     return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static double pid_cpu_s(pid_t pid, double *sys)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    return stat_cpu_s(path, sys);
+}
+
+/* CPU seconds of each thread of pid, for the scaling figure: how the workers share the load. */
+static void read_thread_cpu(pid_t pid, struct thread_cpu *t)
+{
+    t->n = 0;
+    char dir[64];
+    snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) && t->n < MAX_THREADS) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        char path[sizeof(dir) + sizeof(e->d_name) + sizeof("//stat")];
+        double sys;
+        snprintf(path, sizeof(path), "%s/%s/stat", dir, e->d_name);
+        double s = stat_cpu_s(path, &sys);
+        if (s < 0)
+            continue;
+        t->tid[t->n] = atoi(e->d_name);
+        t->cpu[t->n++] = s;
+    }
+    closedir(d);
 }
 
 static long pid_rss_kib(pid_t pid)
@@ -738,6 +778,8 @@ static void set_phase(enum phase p, double secs)
 static void start_measure(void)
 {
     read_cpu_times(&st.sys_start);
+    if (cf.npids)
+        read_thread_cpu(cf.pids[0], &st.threads_start);
     st.cpu_start = cpu_total(&st.sys_cpu_start);
     now = bu_now_ns();
     st.m_start = now;
@@ -749,6 +791,8 @@ static void end_measure(void)
     now = bu_now_ns();
     st.m_end = now;
     st.cpu_end = cpu_total(&st.sys_cpu_end);
+    if (cf.npids)
+        read_thread_cpu(cf.pids[0], &st.threads_end);
     read_cpu_times(&st.sys_end);
 }
 
@@ -1037,6 +1081,32 @@ static int parse_args(int argc, char **argv)
     return 0;
 }
 
+/* thread_cpu_s=S1,S2,...: the CPU seconds of each thread of the first --pid that ran in the
+ * window, busiest first. */
+static void print_thread_cpu(void)
+{
+    double v[MAX_THREADS];
+    int k = 0;
+    for (int i = 0; i < st.threads_end.n; i++)
+        for (int j = 0; j < st.threads_start.n; j++)
+            if (st.threads_start.tid[j] == st.threads_end.tid[i]) {
+                double d = st.threads_end.cpu[i] - st.threads_start.cpu[j];
+                if (d > 0)
+                    v[k++] = d;
+            }
+    for (int i = 1; i < k; i++) /* insertion sort, descending: a handful of threads */
+        for (int j = i; j > 0 && v[j] > v[j - 1]; j--) {
+            double t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+    if (!k)
+        return;
+    printf(" thread_cpu_s=");
+    for (int i = 0; i < k; i++)
+        printf("%s%.2f", i ? "," : "", v[i]);
+}
+
 static void report(void)
 {
     uint64_t errors = 0;
@@ -1067,6 +1137,7 @@ static void report(void)
             if (n)
                 printf(" cpu_us_per_%s=%.3f sys_us_per_%s=%.3f", unit, cpu * 1e6 / (double)n,
                        unit, (st.sys_cpu_end - st.sys_cpu_start) * 1e6 / (double)n);
+            print_thread_cpu();
         }
     } else {
         printf(" pings=%llu pongs=%llu", (unsigned long long)st.pings,
