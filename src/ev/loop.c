@@ -1,4 +1,5 @@
-/* epoll loop: level-triggered interest sets (edge-triggered where a watcher asks), a binary min-heap of timers, deferred closes.
+/* epoll loop: level-triggered interest sets (edge-triggered where a watcher asks), a binary
+ * min-heap of timers, deferred closes.
  * One turn: wait (bounded by the next timer) → update clock → I/O callbacks → timers → deferred. */
 #include "ev/loop.h"
 
