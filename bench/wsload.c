@@ -11,7 +11,8 @@
  * With --pid (repeatable) it reads the CPU time (utime + stime, all threads: /proc/PID/stat;
  * stime, the kernel's part, also alone) and RSS (/proc/PID/status) of the process under test
  * exactly at the edges of the measured window, so CPU per message and memory per connection
- * come from the same window as the counts.
+ * come from the same window as the counts; also each thread's CPU time of the first --pid
+ * (/proc/PID/task: thread_cpu_s, how the workers split the work).
  * Prints one line of key=value pairs on stdout; exits 0 when there were no errors, 1 otherwise.
  *
  * Phases of a run (who moves them: run_phases(), on time or on counts):
