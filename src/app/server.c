@@ -347,6 +347,10 @@ static void reload(struct ctl *ctl, const struct app_run_opts *opts)
         load_result_free(&res);
         return;
     }
+    /* Before prepare_all, as nginx reopens its logs: a reload that fails after this point logs
+     * its failure where the new configuration says. */
+    if (opts->loaded)
+        opts->loaded(&res, opts->adjust_arg);
     load_result_free(&res);
     if (opts->adjust)
         opts->adjust(g, opts->adjust_arg);

@@ -13,10 +13,15 @@ typedef void app_ready_fn(void *arg);
 /* Applied to every generation this run loads (command-line settings that override the file). */
 typedef void app_adjust_fn(struct gen *g, void *arg);
 
+/* Called with what a reload loaded, before its generation serves (its error_log). */
+struct load_result;
+typedef void app_loaded_fn(const struct load_result *res, void *arg);
+
 struct app_run_opts {
     const char *conf_path;   /* reloaded on SIGHUP; NULL: reload is refused with a notice */
     app_adjust_fn *adjust;
     void *adjust_arg;
+    app_loaded_fn *loaded;   /* with adjust_arg too */
     app_ready_fn *ready;
     void *ready_arg;
     int workers;             /* 0: the generation's worker_processes, else one per CPU */

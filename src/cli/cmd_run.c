@@ -81,8 +81,29 @@ static int parse_args(int argc, char **argv, struct run_cmd *rc)
     return -1;
 }
 
-/* Loads path. The configuration's error_log applies unless the command line gave the file or
- * the level: those win, as nginx's -e wins over its error_log. */
+/* The configuration's error_log, at start and on every reload, unless the command line gave
+ * the file or the level: those win, as nginx's -e wins over its error_log. A configuration
+ * without error_log logs to stderr at notice. */
+static void apply_error_log(const struct load_result *res, const struct cli_settings *cs)
+{
+    if (!cs->error_log_set && log_switch_error(res->error_log) < 0)
+        log_error("cannot open error_log \"%s\": %s; the error log stays where it was",
+                  res->error_log, strerror(errno));
+    if (!cs->log_level_set) {
+        enum log_level level = LOG_NOTICE;
+        /* `error_log FILE LEVEL`: nginx's crit, alert and emerg are wssgate's error. */
+        if (res->error_level && log_level_parse(res->error_level, &level) < 0)
+            level = LOG_ERROR;
+        log_min_level = level;
+    }
+}
+
+static void apply_error_log_fn(const struct load_result *res, void *cs)
+{
+    apply_error_log(res, cs);
+}
+
+/* Loads path; to_stderr: messages go to stderr and the error_log is not applied (-t, -s). */
 static struct gen *load(const char *path, bool to_stderr, const struct cli_settings *cs)
 {
     struct load_result res;
@@ -95,14 +116,8 @@ static struct gen *load(const char *path, bool to_stderr, const struct cli_setti
     }
     if (!g)
         fprintf(stderr, "wssgate: %s\n", res.error);
-    if (g && !to_stderr && res.error_log && !cs->error_log_set &&
-        log_open_error(res.error_log) < 0)
-        fprintf(stderr, "wssgate: cannot open error_log \"%s\": %s; logging to stderr\n",
-                res.error_log, strerror(errno));
-    /* `error_log FILE LEVEL`: nginx's crit, alert and emerg are wssgate's error. */
-    if (g && !to_stderr && res.error_level && !cs->log_level_set &&
-        log_level_parse(res.error_level, &log_min_level) < 0)
-        log_min_level = LOG_ERROR;
+    if (g && !to_stderr)
+        apply_error_log(&res, cs);
     load_result_free(&res);
     return g;
 }
@@ -194,7 +209,8 @@ int cmd_run(int argc, char **argv)
         fclose(f);
     }
     struct app_run_opts opts = { .conf_path = rc.conf, .adjust = cli_settings_apply_fn,
-                                 .adjust_arg = &rc.cs, .ready = print_ready, .ready_arg = g,
+                                 .adjust_arg = &rc.cs, .loaded = apply_error_log_fn,
+                                 .ready = print_ready, .ready_arg = g,
                                  .workers = rc.cs.workers };
     char err[512];
     int status = app_run(g, &opts, err, sizeof(err));

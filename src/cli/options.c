@@ -180,14 +180,16 @@ int opt_common(struct cli_settings *cs, const char *name, const char *value)
         return 1;
     }
     if (strcmp(name, "error-log") == 0) {
-        if (log_open_error(value) < 0)
+        if (log_switch_error(value) < 0)
             return bad(name, value, strerror(errno));
         cs->error_log_set = true;
         return 1;
     }
     if (strcmp(name, "log-level") == 0) {
-        if (log_level_parse(value, &log_min_level) < 0)
+        enum log_level level;
+        if (log_level_parse(value, &level) < 0)
             return bad(name, value, "expected debug, info, notice, warn or error");
+        log_min_level = level;
         cs->log_level_set = true;
         return 1;
     }

@@ -1049,8 +1049,8 @@ const struct directive conf_directives[] = {
       "wssgate always stays in the foreground; `daemon on` gets a warning."),
     D("error_log", CTX_MAIN | CTX_HSL, 1, 2, false, d_error_log, "PATH [LEVEL]", "stderr notice",
       "The main-level one is the error log; in http/server/location it is accepted and the "
-      "main log is used. --error-log and --log-level on the command line win over it (as "
-      "nginx's -e does)."),
+      "main log is used. A reload applies the new file and level (none: stderr, notice). "
+      "--error-log and --log-level on the command line win over it (as nginx's -e does)."),
     D("user", CTX_MAIN, 1, 2, false, d_user, "USER [GROUP]", "-",
       "Ignored with a warning: wssgate does not change its user."),
     D("events", CTX_MAIN, 0, 0, true, d_block_events, "{ ... }", "-", "Event settings."),

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-enum log_level log_min_level = LOG_NOTICE;
+_Atomic enum log_level log_min_level = LOG_NOTICE;
 
 static FILE *error_fp;
 static FILE *access_fp;
@@ -49,9 +49,18 @@ static int open_log(const char *path, FILE **fp)
     return 0;
 }
 
-int log_open_error(const char *path)
+int log_switch_error(const char *path)
 {
-    return open_log(path, &error_fp);
+    FILE *f = NULL;
+    if (path && strcmp(path, "-") != 0 && open_log(path, &f) < 0)
+        return -1;
+    pthread_mutex_lock(&log_lock);
+    FILE *old = error_fp;
+    error_fp = f;
+    pthread_mutex_unlock(&log_lock);
+    if (old)
+        fclose(old);
+    return 0;
 }
 
 int log_open_access(const char *path)

@@ -7,15 +7,20 @@
 
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_NOTICE, LOG_WARN, LOG_ERROR };
 
-extern enum log_level log_min_level;
+/* Atomic: a reload changes it on the control thread while workers log. */
+extern _Atomic enum log_level log_min_level;
 
 /* Parses "debug", "info", "notice", "warn", "error". Returns 0, or -1 for another word. */
 int log_level_parse(const char *name, enum log_level *out);
 
-/* Where the logs go: NULL or "-" keeps stderr (error log) / stdout (access log);
- * "off" disables the access log. Returns 0, or -1 with errno when the file cannot be opened. */
-int log_open_error(const char *path);
+/* Where the access log goes: NULL or "-" keeps stdout, "off" disables it. Returns 0, or -1 with
+ * errno when the file cannot be opened. */
 int log_open_access(const char *path);
+
+/* Moves the error log to path (NULL or "-": stderr), from any thread, at start or on a reload:
+ * lines being written finish in the old file, which is then closed. Returns 0, or -1 with errno
+ * (the error log stays where it was). */
+int log_switch_error(const char *path);
 
 /* Writes "YYYY/MM/DD HH:MM:SS [level] message" to the error log. Use the macros. */
 void log_write(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

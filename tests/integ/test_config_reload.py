@@ -679,3 +679,42 @@ def test_reloads_while_connections_arrive_are_memory_safe(work, start_gateway):
     assert done == 120 and alive
     assert sum(counts) > 500, counts
     assert ok, seen
+
+
+def test_reload_moves_the_error_log_and_its_level(work, start_gateway):
+    """SIGHUP applies the new configuration's error_log, file and level, as nginx does; a
+    configuration without one sends the error log back to stderr at notice. (Before, only the
+    error_log at start counted: a reload kept logging into the old file, at the old level.)"""
+    import http.client
+    port = free_port()
+    first, second = work.path / "first-error.log", work.path / "second-error.log"
+    conf = work.path / "errlog.conf"
+
+    def write(error_log, body):
+        conf.write_text("%sevents {}\nhttp {\n  server {\n    listen 127.0.0.1:%d;\n"
+                        "    location / { return 200 \"%s\"; }\n  }\n}\n" % (error_log, port, body))
+
+    def serves(body):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
+            c.request("GET", "/")
+            return c.getresponse().read().decode() == body
+        finally:
+            c.close()
+
+    def reload_to(error_log, body):
+        write(error_log, body)
+        os.kill(gw.pid, signal.SIGHUP)
+        assert wait_until(lambda: serves(body), 5), gw.stderr()[-2000:]
+
+    write("error_log %s;\n" % first, "v1")
+    gw = start_gateway(["-c", str(conf)], "127.0.0.1", [port])
+    reload_to("error_log %s;\n" % second, "v2")
+    assert wait_until(lambda: second.exists() and "configuration reloaded (generation 2)" in
+                      second.read_text(), 5)
+    assert "generation 2" not in first.read_text() and "generation 2" not in gw.stderr()
+    reload_to("error_log %s error;\n" % second, "v3")  # notice lines are below error now
+    reload_to("", "v4")
+    assert wait_until(lambda: "configuration reloaded (generation 4)" in gw.stderr(), 5)
+    text = second.read_text()
+    assert "generation 3" not in text and "generation 4" not in text, text
