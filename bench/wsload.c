@@ -200,7 +200,7 @@ static void read_thread_cpu(pid_t pid, struct thread_cpu *t)
         double s = stat_cpu_s(path, &sys);
         if (s < 0)
             continue;
-        t->tid[t->n] = atoi(e->d_name);
+        t->tid[t->n] = (int)strtol(e->d_name, NULL, 10);
         t->cpu[t->n++] = s;
     }
     closedir(d);
@@ -350,6 +350,16 @@ static void note_failure(const struct lconn *c, enum outcome o)
             states[c->st], c->why ? c->why : "-");
 }
 
+/* The record-layer state of c, whether it took the connection over or never will. */
+static void drop_handover(struct lconn *c)
+{
+    if (!c->ho)
+        return;
+    tls_rec_fini(&c->ho->rec);
+    free(c->ho);
+    c->ho = NULL;
+}
+
 /* Frees c and counts how it ended. In handshake mode a finished slot starts its next one. */
 static void conn_end(struct lconn *c, enum outcome o)
 {
@@ -372,10 +382,7 @@ static void conn_end(struct lconn *c, enum outcome o)
     }
     if (c->ssl)
         SSL_free(c->ssl);
-    if (c->ho) {
-        tls_rec_fini(&c->ho->rec);
-        free(c->ho);
-    }
+    drop_handover(c);
     close(c->fd);
     free(c->w);
     free(c->in);
@@ -624,9 +631,7 @@ static void handover(struct lconn *c)
     if (r == TLS_HANDOVER_LATER)
         return;
     if (r == TLS_HANDOVER_NEVER) {
-        tls_rec_fini(&c->ho->rec);
-        free(c->ho);
-        c->ho = NULL;
+        drop_handover(c);
         return;
     }
     SSL_free(c->ssl);

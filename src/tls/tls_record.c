@@ -181,12 +181,11 @@ static void drop_slot(struct ctx_slot *slot)
     *slot = (struct ctx_slot){ .suite = -1 };
 }
 
-/* The context holding d's key, for sealing (enc 1) or opening (enc 0), with the nonce set;
- * params go to the init (the expected tag, when opening). */
-static void *keyed_ctx(const struct tls_rec *r, const struct tls_rec_dir *d, int enc,
+/* The context holding d's key, for sealing (enc 1) or opening (enc 0) with aeads[i], the nonce
+ * set; params go to the init (the expected tag, when opening). */
+static void *keyed_ctx(const struct tls_rec *r, const struct tls_rec_dir *d, int i, int enc,
                        const uint8_t nonce[12], const OSSL_PARAM *params)
 {
-    int i = suite_index(r->suite);
     const struct aead *a = &aeads[i];
     struct ctx_slot *slot = &ctx_cache[d->key_id % CTX_SLOTS];
     if (!slot->ctx || slot->suite != i) {
@@ -320,8 +319,9 @@ size_t tls_rec_seal(struct tls_rec *r, uint8_t type, const void *p, size_t n, ui
     out[4] = (uint8_t)body;
     uint8_t nonce[12];
     make_nonce(&r->wr, nonce);
-    const struct aead *a = &aeads[suite_index(r->suite)];
-    void *c = keyed_ctx(r, &r->wr, 1, nonce, NULL);
+    int i = suite_index(r->suite);
+    const struct aead *a = &aeads[i];
+    void *c = keyed_ctx(r, &r->wr, i, 1, nonce, NULL);
     uint8_t *ct = out + TLS_REC_HEADER;
     OSSL_PARAM tag[2] = {
         OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, ct + n + 1, TLS_REC_TAG),
@@ -350,12 +350,13 @@ static int open_record(struct tls_rec *r, uint8_t *rec, size_t blen, uint8_t *ty
     size_t clen = blen - TLS_REC_TAG;
     uint8_t nonce[12];
     make_nonce(&r->rd, nonce);
-    const struct aead *a = &aeads[suite_index(r->suite)];
+    int i = suite_index(r->suite);
+    const struct aead *a = &aeads[i];
     OSSL_PARAM tag[2] = {
         OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, body + clen, TLS_REC_TAG),
         OSSL_PARAM_END,
     };
-    void *c = keyed_ctx(r, &r->rd, 0, nonce, tag);
+    void *c = keyed_ctx(r, &r->rd, i, 0, nonce, tag);
     size_t l1 = 0, l2 = 0, l3 = 0;
     if (!c || a->update(c, NULL, &l1, TLS_REC_HEADER, rec, TLS_REC_HEADER) != 1 ||
         a->update(c, body, &l2, clen, body, clen) != 1 ||
@@ -547,6 +548,15 @@ static ssize_t open_all(struct tls_rec *r, int fd, uint8_t *t, size_t len, uint8
     return (ssize_t)out;
 }
 
+/* Every recv of the record layer: it notes whether the socket was found empty (a short read,
+ * EOF, EAGAIN), which edge-triggered callers need (tls_rec_drained). */
+static ssize_t rx_recv(struct tls_rec *r, int fd, uint8_t *buf, size_t len)
+{
+    ssize_t got = recv(fd, buf, len, 0);
+    r->rx_drained = got >= 0 ? (size_t)got < len : errno != EINTR;
+    return got;
+}
+
 /* The bytes that complete what r->rx holds: the rest of the header, then of the record. 0 when
  * a record is complete, or when its header will be refused (open_all says why): waiting for
  * more bytes would only delay the alert. */
@@ -583,8 +593,7 @@ static ssize_t complete_held(struct tls_rec *r, int fd)
             r->rx = m;
             r->rx_cap = (uint32_t)cap;
         }
-        ssize_t got = recv(fd, r->rx + r->rx_len, missing, 0);
-        r->rx_drained = got >= 0 ? (size_t)got < missing : errno != EINTR;
+        ssize_t got = rx_recv(r, fd, r->rx + r->rx_len, missing);
         if (got < 0) {
             if (errno == EINTR)
                 continue;
@@ -638,8 +647,7 @@ ssize_t tls_rec_read(struct tls_rec *r, int fd, void *p, size_t n)
             len = r->rx_len;
             memcpy(t, r->rx, len);
         } else {
-            ssize_t got = recv(fd, t, RX_SCRATCH, 0);
-            r->rx_drained = got >= 0 ? (size_t)got < RX_SCRATCH : errno != EINTR;
+            ssize_t got = rx_recv(r, fd, t, RX_SCRATCH);
             if (got < 0) {
                 if (errno == EAGAIN || errno == EWOULDBLOCK)
                     return STREAM_AGAIN;

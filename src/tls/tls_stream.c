@@ -1,6 +1,6 @@
 /* TLS stream operations: SSL_read_ex/SSL_write_ex mapped onto the stream contract, and the
- * move of a finished TLS 1.3 connection (either side) onto tls/tls_record.c (what the move needs is
- * collected by tls/tls_handover.c while OpenSSL runs the connection). */
+ * move of a finished TLS 1.3 connection (either side) onto tls/tls_record.c (what the move
+ * needs is collected by tls/tls_handover.c while OpenSSL runs the connection). */
 #include "tls/tls_stream.h"
 
 #include "ev/loop.h"
@@ -106,7 +106,7 @@ static int tls_shutdown_write(struct stream *s)
 {
     struct offload *o = s->tls_state;
     if (o)
-        o->h.never = true;
+        tls_handover_never(&o->h);
     errno = 0;
     /* close_notify first (0 or 1 both mean it was sent), then the TCP FIN. */
     int r = SSL_shutdown(s->ssl);

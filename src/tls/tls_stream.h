@@ -23,7 +23,8 @@ bool tls_stream_pending(const struct stream *s);
 
 /* Moves a stream whose TLS 1.3 handshake is finished (either side: a client's, or a wss://
  * backend's) onto wssgate's own record layer (tls/tls_record.h) and frees its SSL object, once
- * OpenSSL holds no bytes either way (nothing read ahead, no write to retry). Returns true when s runs on the record layer, now or before.
+ * OpenSSL holds no bytes either way (nothing read ahead, no write to retry). Returns true when
+ * s runs on the record layer, now or before.
  * Cheap enough for every event: it returns false until the moment comes, and for good after
  * TLS 1.2, an unsupported suite, or a KeyUpdate OpenSSL itself processed. Afterwards
  * s->ops is tls_record_stream_ops and s->ssl is NULL; rd_wait/wr_wait are reset. */
