@@ -38,7 +38,7 @@ static void close_tunnel(struct conn *c, const char *reason)
 static int read_side(struct conn *c, struct stream *src, struct buf *b, struct ws_track *t,
                      bool *eof, bool *ready, bool hup, bool draining)
 {
-    if (*eof || (!*ready && !tls_stream_pending(src)))
+    if (*eof || (!*ready && !((src->ssl || src->tls_state) && tls_stream_pending(src))))
         return 0;
     uint64_t limit = draining ? ws_track_to_boundary(t) : UINT64_MAX;
     if (limit == 0 || buf_reserve(b) < 0)
@@ -72,7 +72,9 @@ static int read_side(struct conn *c, struct stream *src, struct buf *b, struct w
     return -1;
 }
 
-static int client_to_backend(struct conn *c, bool draining)
+/* Client bytes (and an injected close frame first) to the backend. Returns 1 progress,
+ * 0 blocked or nothing to send, -1 dead. */
+static int flush_to_backend(struct conn *c)
 {
     struct upstream_leg *up = &c->up;
     int progress = 0;
@@ -104,6 +106,17 @@ static int client_to_backend(struct conn *c, bool draining)
         buf_consume(&c->in, (size_t)r);
         progress = 1;
     }
+    return progress;
+}
+
+/* Flush, propagate the client's FIN, read, and pass on what was read in the same call: a
+ * message crosses in one pump round, and the next round only confirms that nothing is left. */
+static int client_to_backend(struct conn *c, bool draining)
+{
+    struct upstream_leg *up = &c->up;
+    int progress = flush_to_backend(c);
+    if (progress < 0)
+        return -1;
     if (!buf_len(&c->in) && c->client_eof && !up->shut) {
         int r = stream_shutdown_write(&up->s);
         if (r == STREAM_AGAIN)
@@ -113,31 +126,44 @@ static int client_to_backend(struct conn *c, bool draining)
     }
     bool stop = draining && c->drain_close_sent_backend;
     if (!stop) {
+        bool had = buf_len(&c->in) != 0;
         int r = read_side(c, &c->s, &c->in, &c->trk_c2b, &c->client_eof, &c->rd_ready,
                           c->rd_hup, draining);
         if (r < 0)
             return -1;
         progress |= r;
+        if (r > 0 && !had && buf_len(&c->in) && flush_to_backend(c) < 0)
+            return -1;
     }
+    return progress;
+}
+
+/* Backend bytes (behind any queued for the client) to the client. Returns as above. */
+static int flush_to_client(struct conn *c)
+{
+    struct upstream_leg *up = &c->up;
+    if (!buf_len(&c->out) && !buf_len(&up->in))
+        return 0;
+    int progress = 0;
+    size_t before = buf_len(&c->out);
+    ssize_t w = conn_write_client(c, buf_readp(&up->in), buf_len(&up->in));
+    if (w < 0)
+        return -1;
+    if (w > 0) {
+        buf_consume(&up->in, (size_t)w);
+        progress = 1;
+    }
+    if (buf_len(&c->out) < before)
+        progress = 1;
     return progress;
 }
 
 static int backend_to_client(struct conn *c, bool draining)
 {
     struct upstream_leg *up = &c->up;
-    int progress = 0;
-    if (buf_len(&c->out) || buf_len(&up->in)) {
-        size_t before = buf_len(&c->out);
-        ssize_t w = conn_write_client(c, buf_readp(&up->in), buf_len(&up->in));
-        if (w < 0)
-            return -1;
-        if (w > 0) {
-            buf_consume(&up->in, (size_t)w);
-            progress = 1;
-        }
-        if (buf_len(&c->out) < before)
-            progress = 1;
-    }
+    int progress = flush_to_client(c);
+    if (progress < 0)
+        return -1;
     if (!buf_len(&c->out) && !buf_len(&up->in) && up->eof && !c->client_shut) {
         int r = stream_shutdown_write(&c->s);
         if (r == STREAM_AGAIN)
@@ -147,11 +173,14 @@ static int backend_to_client(struct conn *c, bool draining)
     }
     bool stop = draining && c->drain_close_sent_client;
     if (!stop) {
+        bool had = buf_len(&c->out) || buf_len(&up->in);
         int r = read_side(c, &up->s, &up->in, &c->trk_b2c, &up->eof, &up->rd_ready, up->rd_hup,
                           draining);
         if (r < 0)
             return -1;
         progress |= r;
+        if (r > 0 && !had && buf_len(&up->in) && flush_to_client(c) < 0)
+            return -1;
     }
     return progress;
 }
