@@ -29,15 +29,34 @@ void ws_track_feed(struct ws_track *t, const uint8_t *p, size_t n)
             n -= k;
             continue;
         }
+        struct ws_frame_hdr h;
+        /* The usual case, a whole header in this chunk: decoded in place, not byte by byte. */
+        if (t->hdr_len == 0) {
+            int r = ws_frame_parse(p, n, &h);
+            if (r == WS_FRAME_INVALID) {
+                t->lost = true;
+                return;
+            }
+            if (r > 0) {
+                t->left = h.payload_len;
+                t->frames++;
+                p += r;
+                n -= (size_t)r;
+                continue;
+            }
+        }
         size_t need = header_need(t);
         while (t->hdr_len < need && n) {
             t->hdr[t->hdr_len++] = *p++;
             n--;
             need = header_need(t);
         }
-        if (t->hdr_len < need)
+        if (t->hdr_len < need) {
+            /* As in the path above: the first two bytes can already rule the frame out. */
+            if (t->hdr_len >= 2 && ws_frame_parse(t->hdr, t->hdr_len, &h) == WS_FRAME_INVALID)
+                t->lost = true;
             return;
-        struct ws_frame_hdr h;
+        }
         if (ws_frame_parse(t->hdr, t->hdr_len, &h) < 0) {
             t->lost = true;
             return;
