@@ -44,6 +44,8 @@ enum {
 #define WRITE_BATCH (2 * TLS_REC_MAX_PLAIN)
 #define RX_SCRATCH (2 * TLS_REC_MAX_WIRE)
 #define TX_SCRATCH (WRITE_BATCH + 3 * TLS_REC_OVERHEAD + 8)
+/* Up to this much plaintext is copied next to the type byte and sealed in one AEAD call. */
+#define SEAL_COPY_MAX 1024
 
 /* ---- algorithms, fetched once (implicit fetches per call are slow in OpenSSL 3.0) ---- */
 
@@ -328,10 +330,21 @@ size_t tls_rec_seal(struct tls_rec *r, uint8_t type, const void *p, size_t n, ui
         OSSL_PARAM_END,
     };
     size_t l1 = 0, l2 = 0, l3 = 0, l4 = 0;
-    if (!c || a->update(c, NULL, &l1, TLS_REC_HEADER, out, TLS_REC_HEADER) != 1 ||
-        (n && a->update(c, ct, &l2, n, p, n) != 1) ||
-        a->update(c, ct + l2, &l3, 1, &type, 1) != 1 ||
-        a->final(c, ct + l2 + l3, &l4, n + 1 - l2 - l3) != 1 || l2 + l3 + l4 != n + 1 ||
+    if (!c || a->update(c, NULL, &l1, TLS_REC_HEADER, out, TLS_REC_HEADER) != 1)
+        return 0;
+    if (n <= SEAL_COPY_MAX) {
+        /* A small record is copied next to its type byte and sealed in place by one call:
+         * the call costs more than the copy. */
+        if (n)
+            memcpy(ct, p, n);
+        ct[n] = type;
+        if (a->update(c, ct, &l2, n + 1, ct, n + 1) != 1)
+            return 0;
+    } else if (a->update(c, ct, &l2, n, p, n) != 1 ||
+               a->update(c, ct + l2, &l3, 1, &type, 1) != 1) {
+        return 0;
+    }
+    if (a->final(c, ct + l2 + l3, &l4, n + 1 - l2 - l3) != 1 || l2 + l3 + l4 != n + 1 ||
         a->get_ctx_params(c, tag) != 1)
         return 0;
     r->wr.seq++;

@@ -90,7 +90,8 @@ bool tls_rec_pending(const struct tls_rec *r);
 bool tls_rec_drained(const struct tls_rec *r);
 
 /* Seals one record of inner content type `type` (23 data, 21 alert, 22 handshake) with the
- * write keys into out (room for n + TLS_REC_OVERHEAD) and advances the write sequence.
+ * write keys into out (room for n + TLS_REC_OVERHEAD; p must not overlap it) and advances the
+ * write sequence.
  * Returns the record's length, or 0 when OpenSSL fails. For tests and the fuzzer, which play
  * the peer with a second tls_rec whose rd and wr are swapped. */
 size_t tls_rec_seal(struct tls_rec *r, uint8_t type, const void *p, size_t n, uint8_t *out);
