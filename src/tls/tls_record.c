@@ -736,13 +736,20 @@ ssize_t tls_rec_write(struct tls_rec *r, int fd, const void *p, size_t n)
         return 0;
     uint8_t *t = tx_scratch;
     size_t o = 0, ends[4], plains[4], cnt = 0;
-    struct tls_rec_dir before = r->wr;
+    /* A send that takes nothing undoes this call: its sequence numbers, and its key update
+     * (only then are the keys copied, and the copy wiped after). */
+    bool rekey = r->key_update_due || r->wr.seq >= KEY_UPDATE_AT;
     bool due_before = r->key_update_due;
-    if (r->key_update_due || r->wr.seq >= KEY_UPDATE_AT) {
+    uint64_t seq_before = r->wr.seq;
+    struct tls_rec_dir before = { 0 };
+    if (rekey) {
+        before = r->wr;
         static const uint8_t key_update[5] = { HS_KEY_UPDATE, 0, 0, 1, 0 };
         size_t k = tls_rec_seal(r, CT_HANDSHAKE, key_update, sizeof(key_update), t);
-        if (!k || next_keys(r, &r->wr) < 0)
+        if (!k || next_keys(r, &r->wr) < 0) {
+            OPENSSL_cleanse(&before, sizeof(before));
             return fail(r, fd, ALERT_CLOSE_NOTIFY, "TLS key update failed");
+        }
         r->key_update_due = false;
         o = k;
         ends[cnt] = o;
@@ -766,19 +773,24 @@ ssize_t tls_rec_write(struct tls_rec *r, int fd, const void *p, size_t n)
     while (w < 0 && errno == EINTR);
     if (w <= 0) {
         if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-            OPENSSL_cleanse(&before, sizeof(before));
+            if (rekey)
+                OPENSSL_cleanse(&before, sizeof(before));
             r->failed = true;
             r->err = stream_errno_reason(errno);
             return STREAM_ERR;
         }
         /* Nothing left the process: the records are sealed again, with the same numbers,
          * from the bytes the caller offers next. */
-        r->wr = before;
-        r->key_update_due = due_before;
-        OPENSSL_cleanse(&before, sizeof(before));
+        if (rekey) {
+            r->wr = before;
+            r->key_update_due = due_before;
+            OPENSSL_cleanse(&before, sizeof(before));
+        }
+        r->wr.seq = seq_before;
         return STREAM_AGAIN;
     }
-    OPENSSL_cleanse(&before, sizeof(before));
+    if (rekey)
+        OPENSSL_cleanse(&before, sizeof(before));
     size_t consumed = 0, start = 0, i = 0;
     for (; i < cnt && ends[i] <= (size_t)w; i++) {
         consumed += plains[i];
