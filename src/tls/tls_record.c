@@ -4,6 +4,7 @@
 
 #include "net/stream.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <openssl/core_dispatch.h>
 #include <openssl/core_names.h>
@@ -306,9 +307,11 @@ void tls_rec_fini(struct tls_rec *r)
 
 static void make_nonce(const struct tls_rec_dir *d, uint8_t nonce[12])
 {
+    uint64_t tail, seq = htobe64(d->seq);
     memcpy(nonce, d->iv, 12);
-    for (int i = 0; i < 8; i++)
-        nonce[11 - i] ^= (uint8_t)(d->seq >> (8 * i));
+    memcpy(&tail, nonce + 4, 8);
+    tail ^= seq; /* the sequence number, big-endian, into the IV's last 8 bytes */
+    memcpy(nonce + 4, &tail, 8);
 }
 
 size_t tls_rec_seal(struct tls_rec *r, uint8_t type, const void *p, size_t n, uint8_t *out)
