@@ -217,6 +217,24 @@ static bool tunnel_finished(const struct conn *c)
     return c2b_done && b2c_done;
 }
 
+/* Whether another pump round could move anything without a new event: a side still
+ * readable, bytes still queued (a write may have stopped short of what the socket takes), or
+ * a FIN to pass on. After a round that moved a message through, usually none is left, and the
+ * round that would only confirm it is skipped. */
+static bool may_progress(const struct conn *c)
+{
+    const struct upstream_leg *up = &c->up;
+    if (buf_len(&c->in) || buf_len(&c->out) || buf_len(&up->in) || up->head)
+        return true;
+    if ((c->client_eof && !up->shut) || (up->eof && !c->client_shut))
+        return true;
+    if (!c->client_eof && (c->rd_ready || ((c->s.ssl || c->s.tls_state) &&
+                                           tls_stream_pending(&c->s))))
+        return true;
+    return !up->eof && (up->rd_ready || ((up->s.ssl || up->s.tls_state) &&
+                                         tls_stream_pending(&up->s)));
+}
+
 static void update_interest(struct conn *c)
 {
     struct upstream_leg *up = &c->up;
@@ -275,7 +293,7 @@ void tunnel_on_event(struct conn *c)
             close_tunnel(c, draining ? "closed 1001: server shutting down" : "both sides closed");
             return;
         }
-        if (!a && !b) {
+        if ((!a && !b) || (!draining && !may_progress(c))) {
             update_interest(c);
             return;
         }
