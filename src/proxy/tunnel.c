@@ -110,7 +110,7 @@ static int flush_to_backend(struct conn *c)
 }
 
 /* Flush, propagate the client's FIN, read, and pass on what was read in the same call: a
- * message crosses in one pump round, and the next round only confirms that nothing is left. */
+ * message crosses in one pump round (and may_progress() spares the round after it). */
 static int client_to_backend(struct conn *c, bool draining)
 {
     struct upstream_leg *up = &c->up;
