@@ -38,7 +38,7 @@ static void close_tunnel(struct conn *c, const char *reason)
 static int read_side(struct conn *c, struct stream *src, struct buf *b, struct ws_track *t,
                      bool *eof, bool *ready, bool hup, bool draining)
 {
-    if (*eof || (!*ready && !((src->ssl || src->tls_state) && tls_stream_pending(src))))
+    if (*eof || (!*ready && !tls_stream_pending(src)))
         return 0;
     uint64_t limit = draining ? ws_track_to_boundary(t) : UINT64_MAX;
     if (limit == 0 || buf_reserve(b) < 0)
@@ -228,11 +228,9 @@ static bool may_progress(const struct conn *c)
         return true;
     if ((c->client_eof && !up->shut) || (up->eof && !c->client_shut))
         return true;
-    if (!c->client_eof && (c->rd_ready || ((c->s.ssl || c->s.tls_state) &&
-                                           tls_stream_pending(&c->s))))
+    if (!c->client_eof && (c->rd_ready || tls_stream_pending(&c->s)))
         return true;
-    return !up->eof && (up->rd_ready || ((up->s.ssl || up->s.tls_state) &&
-                                         tls_stream_pending(&up->s)));
+    return !up->eof && (up->rd_ready || tls_stream_pending(&up->s));
 }
 
 static void update_interest(struct conn *c)

@@ -198,7 +198,7 @@ int tls_stream_init_client(struct stream *s, int fd, SSL_CTX *ctx, const char *s
     return 0;
 }
 
-bool tls_stream_pending(const struct stream *s)
+bool tls_stream_pending_in_tls(const struct stream *s)
 {
     if (s->ssl)
         return SSL_has_pending(s->ssl);

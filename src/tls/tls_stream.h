@@ -17,9 +17,16 @@ int tls_stream_init_server(struct stream *s, int fd, SSL_CTX *ctx);
  * by tls_ctx_new_client, it can later move with tls_stream_offload too. */
 int tls_stream_init_client(struct stream *s, int fd, SSL_CTX *ctx, const char *server_name);
 
+/* tls_stream_pending for a stream with TLS state; use tls_stream_pending. */
+bool tls_stream_pending_in_tls(const struct stream *s);
+
 /* True when the TLS layer holds decrypted bytes that no read has taken yet: epoll will not
- * report them, so the caller must read again before waiting. */
-bool tls_stream_pending(const struct stream *s);
+ * report them, so the caller must read again before waiting. Inline because the tunnel asks
+ * it of plain sides too, several times per message. */
+static inline bool tls_stream_pending(const struct stream *s)
+{
+    return (s->ssl || s->tls_state) && tls_stream_pending_in_tls(s);
+}
 
 /* Moves a stream whose TLS 1.3 handshake is finished (either side: a client's, or a wss://
  * backend's) onto wssgate's own record layer (tls/tls_record.h) and frees its SSL object, once
