@@ -33,11 +33,21 @@ def wssgate_bin():
     return os.path.abspath(os.environ.get("WSSGATE_BIN") or str(REPO / "build" / "wssgate"))
 
 
+_ports_given = set()
+
+
 def free_port():
-    """A port the kernel had free a moment ago (bind port 0, read it, close)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port the kernel had free a moment ago (bind port 0, read it, close), never one this
+    run handed out before: the kernel may offer a just-closed port again, and a test that asked
+    for three ports once got the same one twice."""
+    for _ in range(100):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _ports_given:
+            _ports_given.add(port)
+            return port
+    raise RuntimeError("no fresh free port after 100 tries")
 
 
 def port_open(host, port):
