@@ -2,6 +2,7 @@
 #include "net/stream.h"
 
 #include "ev/loop.h"
+#include "net/sys_io.h"
 
 #include <errno.h>
 #include <string.h>
@@ -35,7 +36,7 @@ static ssize_t plain_read(struct stream *s, void *p, size_t n)
 {
     ssize_t r;
     do
-        r = recv(s->fd, p, n, 0);
+        r = sys_recv(s->fd, p, n, 0);
     while (r < 0 && errno == EINTR);
     s->drained = r < 0 || (size_t)r < n;
     if (r >= 0)
@@ -50,7 +51,7 @@ static ssize_t plain_read(struct stream *s, void *p, size_t n)
 
 static ssize_t plain_write(struct stream *s, const void *p, size_t n)
 {
-    ssize_t r = send(s->fd, p, n, MSG_NOSIGNAL);
+    ssize_t r = sys_send(s->fd, p, n, MSG_NOSIGNAL);
     if (r >= 0)
         return r;
     if (errno == EAGAIN || errno == EINTR) {

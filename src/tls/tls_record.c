@@ -3,6 +3,7 @@
 #include "tls/tls_record.h"
 
 #include "net/stream.h"
+#include "net/sys_io.h"
 
 #include <endian.h>
 #include <errno.h>
@@ -568,7 +569,7 @@ static ssize_t open_all(struct tls_rec *r, int fd, uint8_t *t, size_t len, uint8
  * EOF, EAGAIN), which edge-triggered callers need (tls_rec_drained). */
 static ssize_t rx_recv(struct tls_rec *r, int fd, uint8_t *buf, size_t len)
 {
-    ssize_t got = recv(fd, buf, len, 0);
+    ssize_t got = sys_recv(fd, buf, len, 0);
     r->rx_drained = got >= 0 ? (size_t)got < len : errno != EINTR;
     return got;
 }
@@ -700,7 +701,7 @@ bool tls_rec_drained(const struct tls_rec *r)
 static int flush_tail(struct tls_rec *r, int fd)
 {
     while (r->tx_off < r->tx_len) {
-        ssize_t w = send(fd, r->tx + r->tx_off, r->tx_len - r->tx_off, MSG_NOSIGNAL);
+        ssize_t w = sys_send(fd, r->tx + r->tx_off, r->tx_len - r->tx_off, MSG_NOSIGNAL);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
@@ -772,7 +773,7 @@ ssize_t tls_rec_write(struct tls_rec *r, int fd, const void *p, size_t n)
     }
     ssize_t w;
     do
-        w = send(fd, t, o, MSG_NOSIGNAL);
+        w = sys_send(fd, t, o, MSG_NOSIGNAL);
     while (w < 0 && errno == EINTR);
     if (w <= 0) {
         if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
@@ -830,7 +831,7 @@ int tls_rec_shutdown(struct tls_rec *r, int fd)
         if (!k)
             return (int)fail(r, fd, ALERT_CLOSE_NOTIFY, "TLS encryption failed");
         r->close_notify_sent = true;
-        ssize_t w = send(fd, rec, k, MSG_NOSIGNAL);
+        ssize_t w = sys_send(fd, rec, k, MSG_NOSIGNAL);
         if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
             r->failed = true;
             r->err = stream_errno_reason(errno);
