@@ -85,14 +85,18 @@ run: deps $(BUILD)/wssgate
 # ---- bench ---------------------------------------------------------------------------------
 # `make bench`: wssgate, nginx and HAProxy side by side (bench/run; BENCH_QUICK=1 for a smoke
 # run). The load generator and the echo backend are C programs over the library's ws codec.
-BENCH_BIN := $(BUILD)/bench/wsload $(BUILD)/bench/wsecho
-BENCH_OBJ := $(BUILD)/obj/bench/wsload.o $(BUILD)/obj/bench/wsecho.o $(BUILD)/obj/bench/bench_util.o
+BENCH_BIN := $(BUILD)/bench/wsload $(BUILD)/bench/wsecho $(BUILD)/bench/wsrelay
+BENCH_OBJ := $(BUILD)/obj/bench/wsload.o $(BUILD)/obj/bench/wsecho.o $(BUILD)/obj/bench/wsrelay.o \
+             $(BUILD)/obj/bench/bench_util.o
 .SECONDARY: $(BENCH_OBJ)
 
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/obj/bench/bench_util.o $(BUILD)/libwssgate.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The relay floor's io_uring engine (bench/wsrelay.c); liburing-dev is a build dependency.
+$(BUILD)/bench/wsrelay: LDLIBS += -luring
 
 # Built with everything else: the test suite runs the load generator (tests/integ), and the
 # bench programs keep compiling under the same warnings.

@@ -1,0 +1,360 @@
+/* wsrelay: the benchmark's do-nothing proxy. It relays the bytes of each accepted connection to
+ * a new connection to --to and back, and does nothing else: no TLS, no HTTP, no WebSocket. Put
+ * in front of wsecho --tls, a client's wss:// traffic passes through it unchanged, so its CPU
+ * per message is what the kernel alone charges a proxy for the same traffic (the "relay floor"
+ * of bench/run): two receives and two sends per echoed message, the loopback deliveries and
+ * the wake-ups they cause.
+ *
+ * Two I/O engines, same relay:
+ *   --io epoll     level-triggered epoll, one recv then one send per readiness (wssgate's shape);
+ *   --io io_uring  one receive or send in flight per direction, completions reaped in batches
+ *                  and the next operations submitted with one io_uring_enter per batch.
+ * The pair is how bench/run measures whether io_uring's batching pays on this machine.
+ *
+ * A direction reads into its own buffer, writes it all to the other socket (stops reading while
+ * the socket does not take it), and on EOF shuts the other socket's write side; a pair is freed
+ * once both directions ended. The backend connection is made with a blocking connect(): --to is
+ * a loopback address, and this program serves a benchmark, not the network. */
+#include "bench_util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define DIR_BUF (16 * 1024)
+
+struct pair;
+
+/* Bytes from `from` to `to`: buf[off, len) still to be written. */
+struct dir {
+    struct pair *pair;
+    int from, to;
+    unsigned off, len;
+    bool ended;     /* EOF or an error: no more bytes this way */
+    bool in_flight; /* io_uring: an operation of this direction is submitted */
+    uint8_t buf[DIR_BUF];
+};
+
+struct pair {
+    int fd[2]; /* client, backend */
+    unsigned armed[2];   /* epoll: the events registered for fd[i] */
+    bool registered[2];  /* epoll: fd[i] is in the epoll set */
+    struct dir d[2];   /* d[0]: client → backend, d[1]: backend → client */
+    bool closed;         /* epoll: sockets closed, memory freed after the event batch */
+    struct pair *next_closed;
+};
+
+static struct sockaddr_in backend;
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: wsrelay --listen 127.0.0.1:PORT --to 127.0.0.1:PORT [--io epoll|io_uring]\n"
+                    "  relays bytes both ways and nothing else (the benchmark's relay floor)\n");
+}
+
+/* A new pair for an accepted client: connects the backend. NULL (client closed) on failure. */
+static struct pair *pair_open(int cfd)
+{
+    int bfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (bfd < 0 || connect(bfd, (struct sockaddr *)&backend, sizeof(backend)) < 0) {
+        fprintf(stderr, "wsrelay: cannot connect to the backend: %s\n", strerror(errno));
+        if (bfd >= 0)
+            close(bfd);
+        close(cfd);
+        return NULL;
+    }
+    struct pair *p = calloc(1, sizeof(*p));
+    if (!p) {
+        close(bfd);
+        close(cfd);
+        return NULL;
+    }
+    bu_nodelay(cfd);
+    bu_nodelay(bfd);
+    /* Both engines want non-blocking sockets: epoll's recv/send must not wait, and io_uring
+     * then arms its own poll instead of parking a worker thread on a blocking call. */
+    fcntl(cfd, F_SETFL, O_NONBLOCK);
+    fcntl(bfd, F_SETFL, O_NONBLOCK);
+    p->fd[0] = cfd;
+    p->fd[1] = bfd;
+    for (int i = 0; i < 2; i++)
+        p->d[i] = (struct dir){.pair = p, .from = p->fd[i], .to = p->fd[1 - i]};
+    return p;
+}
+
+static void pair_free(struct pair *p)
+{
+    if (!p->closed) {
+        close(p->fd[0]);
+        close(p->fd[1]);
+    }
+    free(p);
+}
+
+static void dir_end(struct dir *d)
+{
+    if (!d->ended) {
+        d->ended = true;
+        shutdown(d->to, SHUT_WR);
+    }
+}
+
+/* ---- epoll ---------------------------------------------------------------------------------- */
+
+static int epfd;
+
+/* fd[i] is read while d[i] holds nothing and written while d[1-i] holds bytes. */
+static void ep_interest(struct pair *p)
+{
+    for (int i = 0; i < 2; i++) {
+        unsigned want = 0;
+        if (!p->d[i].ended && p->d[i].off == p->d[i].len)
+            want |= EPOLLIN;
+        if (p->d[1 - i].off < p->d[1 - i].len)
+            want |= EPOLLOUT;
+        if (want == p->armed[i] && p->registered[i])
+            continue;
+        struct epoll_event ev = {.events = want, .data.ptr = &p->d[i]};
+        epoll_ctl(epfd, p->registered[i] ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, p->fd[i], &ev);
+        p->armed[i] = want;
+        p->registered[i] = true;
+    }
+}
+
+/* Writes what d holds; false when the socket stopped taking it. */
+static bool ep_flush(struct dir *d)
+{
+    while (d->off < d->len) {
+        ssize_t w = send(d->to, d->buf + d->off, d->len - d->off, MSG_NOSIGNAL);
+        if (w < 0) {
+            if (errno == EAGAIN || errno == EINTR)
+                return false;
+            d->off = d->len;
+            dir_end(d);
+            shutdown(d->from, SHUT_RD);
+            return false;
+        }
+        d->off += (unsigned)w;
+    }
+    return true;
+}
+
+/* Pairs closed during the current epoll batch: a later event of the same batch may still
+ * point at one, so their memory outlives the batch. */
+static struct pair *closed_pairs;
+
+static void ep_on_event(struct dir *d, unsigned events)
+{
+    struct pair *p = d->pair;
+    if (p->closed)
+        return;
+    int i = d == &p->d[0] ? 0 : 1;
+    struct dir *back = &p->d[1 - i]; /* the direction that writes to this socket */
+    if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && back->off < back->len)
+        ep_flush(back);
+    if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) && !d->ended && d->off == d->len) {
+        ssize_t r = recv(d->from, d->buf, DIR_BUF, 0);
+        if (r > 0) {
+            d->off = 0;
+            d->len = (unsigned)r;
+            ep_flush(d);
+        } else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
+            dir_end(d);
+        }
+    }
+    if (p->d[0].ended && p->d[1].ended) {
+        close(p->fd[0]); /* close() removes both sockets from the epoll set */
+        close(p->fd[1]);
+        p->closed = true;
+        p->next_closed = closed_pairs;
+        closed_pairs = p;
+        return;
+    }
+    ep_interest(p);
+}
+
+static int run_epoll(int lfd)
+{
+    epfd = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event lev = {.events = EPOLLIN, .data.ptr = NULL};
+    if (epfd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &lev) < 0) {
+        fprintf(stderr, "wsrelay: epoll: %s\n", strerror(errno));
+        return 1;
+    }
+    struct epoll_event evs[256];
+    for (;;) {
+        int n = epoll_wait(epfd, evs, 256, -1);
+        if (n < 0 && errno != EINTR) {
+            fprintf(stderr, "wsrelay: epoll_wait: %s\n", strerror(errno));
+            return 1;
+        }
+        for (int k = 0; k < n; k++) {
+            if (evs[k].data.ptr) {
+                ep_on_event(evs[k].data.ptr, evs[k].events);
+                continue;
+            }
+            int cfd;
+            while ((cfd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+                struct pair *p = pair_open(cfd);
+                if (p)
+                    ep_interest(p);
+            }
+        }
+        while (closed_pairs) {
+            struct pair *p = closed_pairs;
+            closed_pairs = p->next_closed;
+            pair_free(p);
+        }
+    }
+}
+
+/* ---- io_uring ------------------------------------------------------------------------------- */
+
+static struct io_uring ring;
+
+/* user_data: a struct dir pointer, or 0 for the accept. */
+static struct io_uring_sqe *get_sqe(void)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+    if (!sqe) { /* the submission queue is full: hand it to the kernel and take a fresh slot */
+        io_uring_submit(&ring);
+        sqe = io_uring_get_sqe(&ring);
+    }
+    return sqe;
+}
+
+static void ur_next(struct dir *d)
+{
+    struct io_uring_sqe *sqe = get_sqe();
+    if (!sqe) {
+        fprintf(stderr, "wsrelay: io_uring: no submission slot\n");
+        exit(1);
+    }
+    if (d->off < d->len)
+        io_uring_prep_send(sqe, d->to, d->buf + d->off, d->len - d->off, MSG_NOSIGNAL);
+    else
+        io_uring_prep_recv(sqe, d->from, d->buf, DIR_BUF, 0);
+    io_uring_sqe_set_data(sqe, d);
+    d->in_flight = true;
+}
+
+static void ur_arm_accept(int lfd)
+{
+    struct io_uring_sqe *sqe = get_sqe();
+    io_uring_prep_accept(sqe, lfd, NULL, NULL, SOCK_CLOEXEC);
+    io_uring_sqe_set_data(sqe, NULL);
+}
+
+static void ur_complete(struct dir *d, int res)
+{
+    d->in_flight = false;
+    if (d->off < d->len) { /* a send */
+        if (res < 0) {
+            d->off = d->len;
+            dir_end(d);
+            shutdown(d->from, SHUT_RD);
+        } else {
+            d->off += (unsigned)res;
+        }
+    } else if (res > 0) { /* a receive */
+        d->off = 0;
+        d->len = (unsigned)res;
+    } else {
+        dir_end(d);
+    }
+    struct pair *p = d->pair;
+    if (!d->ended) {
+        ur_next(d);
+    } else if (p->d[0].ended && p->d[1].ended && !p->d[0].in_flight && !p->d[1].in_flight) {
+        pair_free(p);
+    }
+}
+
+static int run_io_uring(int lfd)
+{
+    /* One thread submits everything: let the kernel run completions' work only when we enter
+     * it to wait (DEFER_TASKRUN) rather than interrupting us; older kernels refuse the flags. */
+    struct io_uring_params prm = {.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN};
+    int rc = io_uring_queue_init_params(4096, &ring, &prm);
+    if (rc == -EINVAL) {
+        memset(&prm, 0, sizeof(prm));
+        rc = io_uring_queue_init_params(4096, &ring, &prm);
+    }
+    if (rc < 0) {
+        fprintf(stderr, "wsrelay: io_uring_queue_init: %s\n", strerror(-rc));
+        return 1;
+    }
+    ur_arm_accept(lfd);
+    for (;;) {
+        rc = io_uring_submit_and_wait(&ring, 1);
+        if (rc < 0 && rc != -EINTR) {
+            fprintf(stderr, "wsrelay: io_uring_submit_and_wait: %s\n", strerror(-rc));
+            return 1;
+        }
+        struct io_uring_cqe *cqe;
+        unsigned head, seen = 0;
+        io_uring_for_each_cqe(&ring, head, cqe)
+        {
+            seen++;
+            struct dir *d = io_uring_cqe_get_data(cqe);
+            if (d) {
+                ur_complete(d, cqe->res);
+                continue;
+            }
+            if (cqe->res >= 0) {
+                struct pair *p = pair_open(cqe->res);
+                if (p) {
+                    ur_next(&p->d[0]);
+                    ur_next(&p->d[1]);
+                }
+            }
+            ur_arm_accept(lfd);
+        }
+        io_uring_cq_advance(&ring, seen);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    const char *listen_at = NULL, *to = NULL, *io = "epoll";
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
+            listen_at = argv[++i];
+        } else if (strcmp(argv[i], "--to") == 0 && i + 1 < argc) {
+            to = argv[++i];
+        } else if (strcmp(argv[i], "--io") == 0 && i + 1 < argc) {
+            io = argv[++i];
+        } else {
+            usage();
+            return strcmp(argv[i], "--help") == 0 ? 0 : 2;
+        }
+    }
+    bool uring = strcmp(io, "io_uring") == 0;
+    if (!listen_at || !to || (!uring && strcmp(io, "epoll") != 0)) {
+        usage();
+        return 2;
+    }
+    struct sockaddr_in sa;
+    if (bu_parse_loopback(listen_at, &sa, "wsrelay: --listen") < 0
+        || bu_parse_loopback(to, &backend, "wsrelay: --to") < 0)
+        return 2;
+    bu_raise_nofile();
+    signal(SIGPIPE, SIG_IGN);
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | (uring ? 0 : SOCK_NONBLOCK), 0);
+    int one = 1;
+    if (lfd >= 0)
+        setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 4096) < 0) {
+        fprintf(stderr, "wsrelay: cannot listen on %s: %s\n", listen_at, strerror(errno));
+        return 1;
+    }
+    fprintf(stderr, "wsrelay: listening on %s, relaying to %s with %s\n", listen_at, to, io);
+    return uring ? run_io_uring(lfd) : run_epoll(lfd);
+}
