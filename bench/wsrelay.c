@@ -1,7 +1,7 @@
 /* wsrelay: the benchmark's do-nothing proxy. It relays the bytes of each accepted connection to
- * a new connection to --to and back, and does nothing else: no TLS, no HTTP, no WebSocket. Put
- * in front of wsecho --tls, a client's wss:// traffic passes through it unchanged, so its CPU
- * per message is what the kernel alone charges a proxy for the same traffic (the "relay floor"
+ * a new connection to --to and back, and does nothing else: no TLS, no HTTP, no WebSocket
+ * (bytes pass unchanged, so it relays ws:// and, in front of wsecho --tls, wss:// alike). Its
+ * CPU per message is what the kernel alone charges a proxy for echo traffic (the "relay floor"
  * of bench/run): two receives and two sends per echoed message, the loopback deliveries and
  * the wake-ups they cause.
  *
