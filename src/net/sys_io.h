@@ -2,10 +2,10 @@
  *
  * In a process with more than one thread, glibc's recv() and send() switch the calling thread
  * to asynchronous cancellation before the syscall and back after it: two atomic
- * compare-and-swaps around every call, which a profile at 64 connections × 64 B put at about
- * 1.5% of wssgate's CPU per message (four calls per message). wssgate never cancels a thread
- * (workers stop by their own loop's exit), so it has no use for them: syscall() makes the same
- * calls with the same errno convention and nothing around them. */
+ * compare-and-swaps around every call. A profile at 64 connections × 64 B (four calls per
+ * message) put the calls with their wrappers at 0.48 µs per message, 0.26 through syscall().
+ * wssgate never cancels a thread (workers stop by their own loop's exit), so it has no use for
+ * them: syscall() makes the same calls with the same errno convention and nothing around them. */
 #ifndef WSSGATE_NET_SYS_IO_H
 #define WSSGATE_NET_SYS_IO_H
 
