@@ -43,11 +43,10 @@ struct dir {
 };
 
 struct pair {
-    int fd[2]; /* client, backend */
-    unsigned armed[2];   /* epoll: the events registered for fd[i] */
-    bool registered[2];  /* epoll: fd[i] is in the epoll set */
+    int fd[2];         /* client, backend */
+    unsigned armed[2]; /* epoll: the events registered for fd[i] */
     struct dir d[2];   /* d[0]: client → backend, d[1]: backend → client */
-    bool closed;         /* epoll: sockets closed, memory freed after the event batch */
+    bool closed;       /* epoll: sockets closed, memory freed after the event batch */
     struct pair *next_closed;
 };
 
@@ -110,6 +109,16 @@ static void dir_end(struct dir *d)
 
 static int epfd;
 
+/* Both sockets go into the epoll set at once, to be read. */
+static void ep_add(struct pair *p)
+{
+    for (int i = 0; i < 2; i++) {
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &p->d[i]};
+        epoll_ctl(epfd, EPOLL_CTL_ADD, p->fd[i], &ev);
+        p->armed[i] = EPOLLIN;
+    }
+}
+
 /* fd[i] is read while d[i] holds nothing and written while d[1-i] holds bytes. */
 static void ep_interest(struct pair *p)
 {
@@ -119,12 +128,11 @@ static void ep_interest(struct pair *p)
             want |= EPOLLIN;
         if (p->d[1 - i].off < p->d[1 - i].len)
             want |= EPOLLOUT;
-        if (want == p->armed[i] && p->registered[i])
+        if (want == p->armed[i])
             continue;
         struct epoll_event ev = {.events = want, .data.ptr = &p->d[i]};
-        epoll_ctl(epfd, p->registered[i] ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, p->fd[i], &ev);
+        epoll_ctl(epfd, EPOLL_CTL_MOD, p->fd[i], &ev);
         p->armed[i] = want;
-        p->registered[i] = true;
     }
 }
 
@@ -204,7 +212,7 @@ static int run_epoll(int lfd)
             while ((cfd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
                 struct pair *p = pair_open(cfd);
                 if (p)
-                    ep_interest(p);
+                    ep_add(p);
             }
         }
         while (closed_pairs) {
@@ -219,7 +227,6 @@ static int run_epoll(int lfd)
 
 static struct io_uring ring;
 
-/* user_data: a struct dir pointer, or 0 for the accept. */
 static struct io_uring_sqe *get_sqe(void)
 {
     struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
@@ -227,16 +234,18 @@ static struct io_uring_sqe *get_sqe(void)
         io_uring_submit(&ring);
         sqe = io_uring_get_sqe(&ring);
     }
-    return sqe;
-}
-
-static void ur_next(struct dir *d)
-{
-    struct io_uring_sqe *sqe = get_sqe();
     if (!sqe) {
         fprintf(stderr, "wsrelay: io_uring: no submission slot\n");
         exit(1);
     }
+    return sqe;
+}
+
+/* user_data of every operation: the struct dir it moves bytes for, NULL for the accept. */
+
+static void ur_next(struct dir *d)
+{
+    struct io_uring_sqe *sqe = get_sqe();
     if (d->off < d->len)
         io_uring_prep_send(sqe, d->to, d->buf + d->off, d->len - d->off, MSG_NOSIGNAL);
     else
