@@ -2,6 +2,8 @@
  * options, a growable buffer, TLS contexts. */
 #include "bench_util.h"
 
+#include "tls/tls_handover.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/tcp.h>
@@ -151,9 +153,10 @@ SSL_CTX *bu_tls_server_ctx(const char *cert, const char *key)
     return ctx;
 }
 
-SSL_CTX *bu_tls_client_ctx(void)
+SSL_CTX *bu_tls_client_ctx(bool handover)
 {
-    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    SSL_CTX *ctx = handover ? tls_handover_ctx_new(TLS_client_method())
+                            : SSL_CTX_new(TLS_client_method());
     if (!ctx) {
         print_ssl_error("SSL_CTX_new");
         return NULL;

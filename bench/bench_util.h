@@ -47,8 +47,9 @@ void bu_buf_free(struct bu_buf *b);
  * to stderr. NULL on failure. */
 SSL_CTX *bu_tls_server_ctx(const char *cert, const char *key);
 /* Client context: TLS 1.3 only, TLS_AES_128_GCM_SHA256 only, no verification, no session
- * reuse (every handshake is a full one), ALPN http/1.1. NULL on failure. */
-SSL_CTX *bu_tls_client_ctx(void);
+ * reuse (every handshake is a full one), ALPN http/1.1; with handover, its connections can
+ * move onto wssgate's record layer (tls/tls_handover.h). NULL on failure. */
+SSL_CTX *bu_tls_client_ctx(bool handover);
 
 /* SSL_read_ex / SSL_write_ex on a non-blocking socket, in the programs' convention: the bytes
  * moved (a read returns 0 at EOF, with or without close_notify), -1 when it would block, -2 on

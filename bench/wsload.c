@@ -657,7 +657,12 @@ static void on_conn(struct lconn *c, unsigned events)
     }
     if (c->st == L_TLS) {
         errno = 0;
+        /* The handshake runs to its end here, before any SSL_read/SSL_write: its secrets reach
+         * c->ho (tls_handover_enter). */
+        if (c->ho)
+            tls_handover_enter(c->ho);
         int r = SSL_do_handshake(c->ssl);
+        tls_handover_leave();
         if (r != 1) {
             int e = SSL_get_error(c->ssl, r);
             if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
@@ -1187,7 +1192,7 @@ int main(int argc, char **argv)
                 cf.conns, (unsigned long long)lim);
         return 2;
     }
-    if (cf.tls && !(cctx = bu_tls_client_ctx()))
+    if (cf.tls && !(cctx = bu_tls_client_ctx(cf.mode == M_ECHO)))
         return 1;
     if (cctx && cf.mode == M_ECHO) {
         /* The load generator shares its core with the backend, and on 2 cores it is what
@@ -1197,7 +1202,6 @@ int main(int argc, char **argv)
          * there 9,900 connections would hold 34 KiB each. */
         SSL_CTX_set_read_ahead(cctx, 1);
         SSL_CTX_clear_mode(cctx, SSL_MODE_RELEASE_BUFFERS);
-        tls_handover_prepare_ctx(cctx);
     }
     epfd = epoll_create1(EPOLL_CLOEXEC);
     slots = calloc(cf.conns, sizeof(*slots));

@@ -1128,8 +1128,7 @@ const struct directive conf_directives[] = {
       "wssgate only: once a wss:// tunnel's TLS 1.3 handshake is done, its records are sealed and "
       "opened by wssgate (as kernel TLS would) and OpenSSL's per-connection state is freed: "
       "≈2 KiB per idle tunnel instead of ≈15. A wss:// backend's side of the tunnel moves too. "
-      "off keeps every tunnel on OpenSSL; when no location of a server can move, its handshakes "
-      "also skip the key log the move needs (~5% of a handshake's CPU)."),
+      "off keeps every tunnel on OpenSSL."),
     D("proxy_buffering", CTX_HSL, 1, 1, false, d_proxy_buffering, "on | off", "off",
       "Accepted: wssgate always streams with bounded buffers."),
     D("proxy_next_upstream", CTX_HSL, 1, -1, false, d_proxy_next_upstream,

@@ -447,26 +447,6 @@ static const char *filter_ciphers(struct load *ld, struct srv_build *sb)
     return arena_strdup(ld->a, kept);
 }
 
-/* Whether a tunnel through lb may move onto the record layer (websocket_tls_offload): on its
- * client side, and (upstream) on its backend side, which needs a backend that may speak TLS. */
-static bool loc_may_offload(const struct loc_build *lb, bool upstream)
-{
-    if (!lb->proxy_pass || lb->lc->proxy.tls_offload_off)
-        return false;
-    return !upstream || (strncmp(lb->proxy_pass, "http://", 7) != 0 &&
-                         strncmp(lb->proxy_pass, "ws://", 5) != 0);
-}
-
-/* The key-log callback the offload needs costs every handshake on a context ~5% (OpenSSL 3.0
- * formats each line byte by byte): contexts no tunnel can move from go without it. */
-static bool server_may_offload(const struct srv_build *sb, bool upstream)
-{
-    for (size_t i = 0; i < sb->nall_locs; i++)
-        if (loc_may_offload(sb->all_locs[i], upstream))
-            return true;
-    return false;
-}
-
 static int build_tls(struct load *ld, struct srv_build *sb)
 {
     struct conf_node at = { .file = sb->file, .line = sb->line };
@@ -496,8 +476,6 @@ static int build_tls(struct load *ld, struct srv_build *sb)
     if (!sb->prefer_server_ciphers && sb->ciphers)
         SSL_CTX_clear_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
     SSL_CTX_set_timeout(ctx, (long)sb->session_timeout_s);
-    if (!server_may_offload(sb, false))
-        SSL_CTX_set_keylog_callback(ctx, NULL);
     sb->sc->ssl_ctx = ctx;
     return 0;
 }
@@ -788,11 +766,6 @@ static int build(struct load *ld)
     build_sni(ld);
     char err[300];
     g->upstream_ssl = tls_ctx_new_client(err, sizeof(err));
-    bool upstream_offload = false;
-    for (size_t s = 0; s < ld->nservers; s++)
-        upstream_offload |= server_may_offload(ld->servers[s], true);
-    if (g->upstream_ssl && !upstream_offload)
-        SSL_CTX_set_keylog_callback(g->upstream_ssl, NULL);
     lint_servers(ld);
     return ld->failed ? -1 : 0;
 }

@@ -41,7 +41,8 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
 SSL_CTX *tls_ctx_new_server(const char *cert_file, const char *key_file, char *err,
                             size_t errlen)
 {
-    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    /* Its wss:// tunnels can leave OpenSSL after the handshake (tls_stream_offload). */
+    SSL_CTX *ctx = tls_handover_ctx_new(TLS_server_method());
     if (!ctx) {
         tls_error_string(err, errlen, "cannot create a TLS context");
         return NULL;
@@ -68,7 +69,6 @@ SSL_CTX *tls_ctx_new_server(const char *cert_file, const char *key_file, char *e
     SSL_CTX_set_timeout(ctx, 300);
     SSL_CTX_set_num_tickets(ctx, 1);
     SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
-    tls_handover_prepare_ctx(ctx);
     if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
         char why[256];
         tls_error_string(why, sizeof(why), "unreadable");
@@ -129,7 +129,8 @@ void tls_sni_install(struct tls_sni_table *t)
 
 SSL_CTX *tls_ctx_new_client(char *err, size_t errlen)
 {
-    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    /* wss:// backends: their tunnels leave OpenSSL too. */
+    SSL_CTX *ctx = tls_handover_ctx_new(TLS_client_method());
     if (!ctx) {
         tls_error_string(err, errlen, "cannot create a TLS client context");
         return NULL;
@@ -138,6 +139,5 @@ SSL_CTX *tls_ctx_new_client(char *err, size_t errlen)
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
                               SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-    tls_handover_prepare_ctx(ctx); /* wss:// backends: their tunnels leave OpenSSL too */
     return ctx;
 }

@@ -2,62 +2,28 @@
  * it (secrets, record counts), and decides the moment of the move. See tls_handover.h. */
 #include "tls/tls_handover.h"
 
+#include "tls/tls_kdf_tap.h"
+
 #include <openssl/crypto.h>
 #include <openssl/err.h>
-#include <pthread.h>
 #include <string.h>
 
-static int ex_index = -1;
-static pthread_once_t ex_once = PTHREAD_ONCE_INIT;
-
-static void make_ex_index(void)
+static void on_secret(void *arg, enum tls_kdf_secret which, const uint8_t *secret, size_t len)
 {
-    ex_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
-}
-
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
-           c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/* "LABEL <client random> <secret>" (NSS key log format). Returns the secret's length or 0. */
-static size_t parse_secret(const char *line, size_t label_len, uint8_t out[48])
-{
-    const char *p = strchr(line + label_len, ' ');
-    if (!p)
-        return 0;
-    p++;
-    size_t n = 0;
-    while (p[0] && p[1] && n < 48) {
-        int hi = hexval(p[0]), lo = hexval(p[1]);
-        if (hi < 0 || lo < 0)
-            return 0;
-        out[n++] = (uint8_t)(hi << 4 | lo);
-        p += 2;
-    }
-    return p[0] ? 0 : n;
-}
-
-static void on_keylog(const SSL *ssl, const char *line)
-{
-    struct tls_handover *h = ex_index >= 0 ? SSL_get_ex_data(ssl, ex_index) : NULL;
-    if (!h)
-        return;
-    static const char client[] = "CLIENT_TRAFFIC_SECRET_0 ", server[] = "SERVER_TRAFFIC_SECRET_0 ";
-    bool is_client = strncmp(line, client, sizeof(client) - 1) == 0;
-    if (!is_client && strncmp(line, server, sizeof(server) - 1) != 0)
-        return;
+    struct tls_handover *h = arg;
     /* The peer's secret is the one we read with. */
-    bool ours = is_client == h->rec.client;
-    size_t n = parse_secret(line, sizeof(client) - 1, ours ? h->rec.wr.secret : h->rec.rd.secret);
-    if (ours)
-        h->have_wr = n > 0;
-    else
-        h->have_rd = n > 0;
-    if (!n || (h->secret_len && h->secret_len != n))
+    bool ours = (which == TLS_KDF_CLIENT_APP) == h->rec.client;
+    uint8_t *to = ours ? h->rec.wr.secret : h->rec.rd.secret;
+    if (len == 0 || len > sizeof(h->rec.wr.secret) || (h->secret_len && h->secret_len != len)) {
         h->never = true;
-    h->secret_len = (uint8_t)n;
+        return;
+    }
+    memcpy(to, secret, len);
+    if (ours)
+        h->have_wr = true;
+    else
+        h->have_rd = true;
+    h->secret_len = (uint8_t)len;
 }
 
 static void on_message(int write_p, int version, int content_type, const void *buf, size_t len,
@@ -87,15 +53,14 @@ static void on_message(int write_p, int version, int content_type, const void *b
     }
 }
 
-void tls_handover_prepare_ctx(SSL_CTX *ctx)
+SSL_CTX *tls_handover_ctx_new(const SSL_METHOD *method)
 {
-    SSL_CTX_set_keylog_callback(ctx, on_keylog);
+    return SSL_CTX_new_ex(NULL, tls_kdf_tap_propq(), method);
 }
 
 int tls_handover_attach(SSL *ssl, struct tls_handover *h, bool client)
 {
-    pthread_once(&ex_once, make_ex_index);
-    if (ex_index < 0 || SSL_set_ex_data(ssl, ex_index, h) != 1)
+    if (!tls_kdf_tap_propq())
         return -1;
     h->rec.client = client;
     SSL_set_msg_callback(ssl, on_message);
@@ -133,7 +98,16 @@ enum tls_handover_result tls_handover_take(SSL *ssl, struct tls_handover *h)
         tls_handover_never(h);
         return TLS_HANDOVER_NEVER;
     }
-    SSL_set_ex_data(ssl, ex_index, NULL);
     SSL_set_msg_callback(ssl, NULL);
     return TLS_HANDOVER_DONE;
+}
+
+void tls_handover_enter(struct tls_handover *h)
+{
+    tls_kdf_tap_arm(on_secret, h);
+}
+
+void tls_handover_leave(void)
+{
+    tls_kdf_tap_disarm();
 }

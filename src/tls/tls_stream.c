@@ -19,6 +19,15 @@ struct offload {
     bool write_blocked; /* OpenSSL holds a record to retry */
 };
 
+/* Around each OpenSSL call that may run the handshake: the secrets it derives reach the
+ * handover watching s (tls_handover.h). */
+static void enter(const struct stream *s)
+{
+    struct offload *o = s->tls_state;
+    if (o)
+        tls_handover_enter(&o->h);
+}
+
 /* Maps an OpenSSL failure to the stream contract; *wait gets the fd event to wait for. */
 static int map_error(struct stream *s, int ret, unsigned *wait)
 {
@@ -61,7 +70,9 @@ static ssize_t tls_read(struct stream *s, void *p, size_t n)
 {
     size_t got = 0;
     errno = 0;
+    enter(s);
     int r = SSL_read_ex(s->ssl, p, n, &got);
+    tls_handover_leave();
     if (r == 1)
         return (ssize_t)got;
     return map_error(s, r, &s->rd_wait);
@@ -71,7 +82,9 @@ static ssize_t tls_write(struct stream *s, const void *p, size_t n)
 {
     size_t put = 0;
     errno = 0;
+    enter(s);
     int r = SSL_write_ex(s->ssl, p, n, &put);
+    tls_handover_leave();
     struct offload *o = s->tls_state;
     if (o)
         o->write_blocked = r != 1;
@@ -88,7 +101,9 @@ static ssize_t tls_write(struct stream *s, const void *p, size_t n)
 static int tls_handshake(struct stream *s)
 {
     errno = 0;
+    enter(s);
     int r = SSL_do_handshake(s->ssl);
+    tls_handover_leave();
     if (r == 1)
         return 0;
     unsigned wait = EV_READ;
