@@ -11,6 +11,8 @@
 static void on_secret(void *arg, enum tls_kdf_secret which, const uint8_t *secret, size_t len)
 {
     struct tls_handover *h = arg;
+    if (h->never)
+        return; /* its secrets were wiped and are not wanted again */
     /* The peer's secret is the one we read with. */
     bool ours = (which == TLS_KDF_CLIENT_APP) == h->rec.client;
     uint8_t *to = ours ? h->rec.wr.secret : h->rec.rd.secret;
