@@ -201,8 +201,8 @@ static void unload(void)
 static void load(void)
 {
     /* The inner derivation comes from whichever provider the process would use without the
-     * tap (the default provider, or FIPS when openssl.cnf says so). retain_fallbacks = 1: as a
-     * provider loaded by hand, this one must not switch off the default provider's loading. */
+     * tap. retain_fallbacks = 1: a provider loaded by hand must not switch off the automatic
+     * loading of the default one. */
     inner_kdf = EVP_KDF_fetch(NULL, OSSL_KDF_NAME_TLS1_3_KDF, "provider!=" TAP_PROVIDER);
     if (!inner_kdf || OSSL_PROVIDER_add_builtin(NULL, TAP_PROVIDER, tap_provider_init) != 1 ||
         !(tap_provider = OSSL_PROVIDER_try_load(NULL, TAP_PROVIDER, 1))) {

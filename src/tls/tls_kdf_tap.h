@@ -3,7 +3,8 @@
  * to the tap armed on the calling thread, as raw bytes. It replaces the key-log callback,
  * through which OpenSSL 3.0 formats five hex lines per handshake (~35 µs) to hand out the same
  * two secrets. Contexts opt in with the property query below; every derivation is still done
- * by the provider that would have done it (default or FIPS), and its output is unchanged. */
+ * by the provider that would have done it, and its output is unchanged. (Where openssl.cnf
+ * requires fips=yes, the tap, which lacks that property, is never selected.) */
 #ifndef WSSGATE_TLS_TLS_KDF_TAP_H
 #define WSSGATE_TLS_TLS_KDF_TAP_H
 
