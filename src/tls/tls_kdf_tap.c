@@ -41,19 +41,28 @@ static int label_secret(const OSSL_PARAM *p)
     return -1;
 }
 
+/* A context around inner (NULL: out of memory, and nothing is left behind). */
+static struct tap_ctx *wrap(EVP_KDF_CTX *inner, int secret)
+{
+    struct tap_ctx *c = inner ? malloc(sizeof(*c)) : NULL;
+    if (!c) {
+        EVP_KDF_CTX_free(inner);
+        return NULL;
+    }
+    *c = (struct tap_ctx){.inner = inner, .secret = secret};
+    return c;
+}
+
 static void *tap_newctx(void *provctx)
 {
     (void)provctx;
-    struct tap_ctx *c = malloc(sizeof(*c));
-    if (!c)
-        return NULL;
-    c->inner = EVP_KDF_CTX_new(inner_kdf);
-    c->secret = -1;
-    if (!c->inner) {
-        free(c);
-        return NULL;
-    }
-    return c;
+    return wrap(EVP_KDF_CTX_new(inner_kdf), -1);
+}
+
+static void *tap_dupctx(void *vctx)
+{
+    const struct tap_ctx *src = vctx;
+    return wrap(EVP_KDF_CTX_dup(src->inner), src->secret);
 }
 
 static void tap_freectx(void *vctx)
@@ -63,21 +72,6 @@ static void tap_freectx(void *vctx)
         EVP_KDF_CTX_free(c->inner);
         free(c);
     }
-}
-
-static void *tap_dupctx(void *vctx)
-{
-    const struct tap_ctx *src = vctx;
-    struct tap_ctx *c = malloc(sizeof(*c));
-    if (!c)
-        return NULL;
-    c->inner = EVP_KDF_CTX_dup(src->inner);
-    c->secret = src->secret;
-    if (!c->inner) {
-        free(c);
-        return NULL;
-    }
-    return c;
 }
 
 static void tap_reset(void *vctx)

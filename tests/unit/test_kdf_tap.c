@@ -49,31 +49,26 @@ static void on_keylog(const SSL *ssl, const char *line)
         strcpy(s->log[which], secret + 1);
 }
 
-/* Drives both handshakes in turns (bounded); the tap is armed around each side's calls when
- * that side's seen is given. */
+/* One step of one side's handshake, the tap armed for seen if given. false on failure. */
+static bool step(SSL *ssl, struct seen *seen, bool *done)
+{
+    if (*done)
+        return true;
+    if (seen)
+        tls_kdf_tap_arm(on_tap, seen);
+    int r = SSL_do_handshake(ssl);
+    tls_kdf_tap_disarm();
+    *done = r == 1;
+    return r == 1 || SSL_get_error(ssl, r) == SSL_ERROR_WANT_READ;
+}
+
+/* Drives both handshakes in turns (bounded). */
 static bool handshake(SSL *srv, SSL *cli, struct seen *ss, struct seen *cs)
 {
     bool sdone = false, cdone = false;
-    for (int i = 0; i < 100 && !(sdone && cdone); i++) {
-        if (!cdone) {
-            if (cs)
-                tls_kdf_tap_arm(on_tap, cs);
-            int r = SSL_do_handshake(cli);
-            tls_kdf_tap_disarm();
-            cdone = r == 1;
-            if (r != 1 && SSL_get_error(cli, r) != SSL_ERROR_WANT_READ)
-                return false;
-        }
-        if (!sdone) {
-            if (ss)
-                tls_kdf_tap_arm(on_tap, ss);
-            int r = SSL_do_handshake(srv);
-            tls_kdf_tap_disarm();
-            sdone = r == 1;
-            if (r != 1 && SSL_get_error(srv, r) != SSL_ERROR_WANT_READ)
-                return false;
-        }
-    }
+    for (int i = 0; i < 100 && !(sdone && cdone); i++)
+        if (!step(cli, cs, &cdone) || !step(srv, ss, &sdone))
+            return false;
     return sdone && cdone;
 }
 
