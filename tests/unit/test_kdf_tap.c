@@ -24,10 +24,16 @@ struct seen {
 
 static struct seen *seen_of[2]; /* [0] server, [1] client: the key log has no argument */
 
+/* Lower-case hex of p[0..n) (n ≤ 48), as the key log writes it; out has room for 97 bytes. */
 static void hex(char *out, const uint8_t *p, size_t n)
 {
-    for (size_t i = 0; i < n && i < 48; i++)
-        sprintf(out + 2 * i, "%02x", p[i]);
+    static const char digits[] = "0123456789abcdef";
+    size_t i = 0;
+    for (; i < n && i < 48; i++) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 15];
+    }
+    out[2 * i] = '\0';
 }
 
 static void on_tap(void *arg, enum tls_kdf_secret which, const uint8_t *secret, size_t len)
@@ -45,8 +51,9 @@ static void on_keylog(const SSL *ssl, const char *line)
                 : strncmp(line, sv, sizeof sv - 1) == 0 ? 1
                                                         : -1;
     const char *secret = which >= 0 ? strrchr(line, ' ') : NULL;
-    if (secret && strlen(secret + 1) < sizeof s->log[0])
-        strcpy(s->log[which], secret + 1);
+    size_t n = secret ? strlen(secret + 1) : 0;
+    if (secret && n < sizeof s->log[0])
+        memcpy(s->log[which], secret + 1, n + 1);
 }
 
 /* One step of one side's handshake, the tap armed for seen if given. false on failure. */
