@@ -188,8 +188,25 @@ static int d_error_log(struct load *ld, const struct conf_node *n)
             return load_error(ld, n, "unknown error_log level \"%s\"; use debug, info, notice, "
                                      "warn or error", arg(n, 1));
     }
-    if (ld->ctx == CTX_MAIN)
-        ld->res->error_log = arena_strdup(ld->a, arg(n, 0));
+    const char *path = arg(n, 0);
+    if (strncmp(path, "syslog:", 7) == 0 || strncmp(path, "memory:", 7) == 0) {
+        load_warn(ld, n, "error_log to %.6s is not built; wssgate logs to stderr instead (under "
+                         "systemd, journald keeps it)", path);
+        path = "stderr";
+    }
+    /* Only the main-level log is written (the others are accepted, see --directives): it is
+     * opened here, as nginx -t does, so that a path that cannot be written fails the test and
+     * a reload, not the running server's logging. */
+    if (ld->ctx == CTX_MAIN && strcmp(path, "stderr") != 0) {
+        FILE *f = fopen(path, "ae");
+        if (!f)
+            return load_error(ld, n, "cannot open error log \"%s\": %s; create its directory or "
+                                     "fix the path", path, strerror(errno));
+        fclose(f);
+        ld->res->error_log = arena_strdup(ld->a, path);
+    } else if (ld->ctx == CTX_MAIN) {
+        ld->res->error_log = NULL; /* stderr */
+    }
     if (ld->ctx == CTX_MAIN && n->nargs == 2)
         ld->res->error_level = arena_strdup(ld->a, arg(n, 1));
     return 0;
@@ -1050,7 +1067,9 @@ const struct directive conf_directives[] = {
     D("error_log", CTX_MAIN | CTX_HSL, 1, 2, false, d_error_log, "PATH [LEVEL]", "stderr notice",
       "The main-level one is the error log; in http/server/location it is accepted and the "
       "main log is used. A reload applies the new file and level (none: stderr, notice). "
-      "--error-log and --log-level on the command line win over it (as nginx's -e does)."),
+      "--error-log and --log-level on the command line win over it (as nginx's -e does). "
+      "A main-level PATH that cannot be opened for writing fails -t, the start and a reload. "
+      "PATH may be stderr; syslog: and memory: are not built (a warning, and stderr)."),
     D("user", CTX_MAIN, 1, 2, false, d_user, "USER [GROUP]", "-",
       "Ignored with a warning: wssgate does not change its user."),
     D("events", CTX_MAIN, 0, 0, true, d_block_events, "{ ... }", "-", "Event settings."),

@@ -315,6 +315,25 @@ def test_error_inside_an_included_file_names_that_file_and_line(work):
                  files=files, file="inc/loc.conf")
 
 
+def test_error_log_that_cannot_be_opened(work):
+    """As nginx -t: the main error_log is opened by the test, so a bad path fails it (and the
+    start, and a reload) instead of the running server logging to stderr. (It used to pass.)"""
+    expect_error(work, "error_log nodir/error.log warn;\n" + server(), 1,
+                 'cannot open error log "nodir/error.log": No such file or directory; create its '
+                 'directory or fix the path')
+    no_warnings(work, "error_log logs/error.log;\n" + server(), files={"logs/.keep": ""})
+    assert (work.path / "logs" / "error.log").exists()
+
+
+def test_error_log_stderr_and_syslog(work):
+    """`stderr` is stderr, not a file of that name; syslog: and memory: are not built, so they
+    get a warning and stderr rather than a file named after them."""
+    no_warnings(work, "error_log stderr warn;\n" + server())
+    expect_warning(work, "error_log syslog:server=unix:/dev/log;\n" + server(), 1,
+                   "error_log to syslog is not built; wssgate logs to stderr instead")
+    assert sorted(p.name for p in work.path.iterdir()) == ["c.conf"]
+
+
 def test_a_bad_config_never_starts(work):
     port = free_port()
     conf = work.path / "bad.conf"
