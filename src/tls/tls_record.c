@@ -459,42 +459,55 @@ static const char *alert_reason(uint8_t alert)
 /* The handshake messages of a record after the handshake. KeyUpdate, from either side, must
  * end its record. NewSessionTicket is allowed only from a server to a client; our client side
  * drops it, as upstream sessions are never resumed. Nothing else may come: we never ask for
- * client certificates, and clients send no tickets. A message split across records is refused
- * (decode_error): no TLS stack splits these small messages. Returns 0, or -1 with *alert. */
+ * client certificates, and clients send no tickets. A message may span records (RFC 8446
+ * §5.1): its header is kept in r->hs until complete (a KeyUpdate's one-byte body then comes at
+ * the start of the next record), a ticket's body is skipped as it arrives; how many records
+ * may carry no data in a row bounds both. Returns 0, or -1 with *alert. */
 static int on_handshake(struct tls_rec *r, const uint8_t *p, size_t n, uint8_t *alert)
 {
     *alert = ALERT_UNEXPECTED_MESSAGE;
     if (n == 0)
         return -1;
     for (size_t off = 0; off < n;) {
-        bool ticket = p[off] == HS_NEW_SESSION_TICKET && r->client;
-        *alert = ALERT_UNEXPECTED_MESSAGE;
-        if (p[off] != HS_KEY_UPDATE && !ticket)
-            return -1;
-        *alert = ALERT_DECODE_ERROR;
-        if (n - off < 4)
-            return -1;
-        size_t len = (size_t)p[off + 1] << 16 | (size_t)p[off + 2] << 8 | p[off + 3];
-        if (len > n - off - 4)
-            return -1;
-        const uint8_t *body = p + off + 4;
-        off += 4 + len;
-        if (ticket)
+        if (r->hs_skip) {
+            size_t k = r->hs_skip < n - off ? r->hs_skip : n - off;
+            r->hs_skip -= (uint32_t)k;
+            off += k;
             continue;
+        }
+        while (r->hs_len < sizeof(r->hs) && off < n)
+            r->hs[r->hs_len++] = p[off++];
+        if (r->hs_len < sizeof(r->hs))
+            return 0;
+        bool ticket = r->hs[0] == HS_NEW_SESSION_TICKET && r->client;
+        *alert = ALERT_UNEXPECTED_MESSAGE;
+        if (r->hs[0] != HS_KEY_UPDATE && !ticket)
+            return -1;
+        uint32_t len = (uint32_t)r->hs[1] << 16 | (uint32_t)r->hs[2] << 8 | r->hs[3];
+        if (ticket) {
+            r->hs_len = 0;
+            r->hs_skip = len;
+            continue;
+        }
+        *alert = ALERT_DECODE_ERROR;
         if (len != 1)
             return -1;
+        if (off == n)
+            return 0; /* the body starts the next record */
+        uint8_t request = p[off++];
+        r->hs_len = 0;
         /* A key change must end its record (RFC 8446 §5.1). */
         *alert = ALERT_UNEXPECTED_MESSAGE;
         if (off != n)
             return -1;
         *alert = ALERT_ILLEGAL_PARAMETER;
-        if (body[0] > 1)
+        if (request > 1)
             return -1;
         if (next_keys(r, &r->rd) < 0) {
             *alert = ALERT_INTERNAL_ERROR;
             return -1;
         }
-        if (body[0] == 1)
+        if (request == 1)
             r->key_update_due = true; /* answered before our next record */
     }
     return 0;
@@ -551,6 +564,10 @@ static ssize_t open_all(struct tls_rec *r, int fd, uint8_t *t, size_t len, uint8
             return failed(r, fd, out, alert, alert_reason(alert));
         uint8_t *plain = t + off + TLS_REC_HEADER;
         off += rl;
+        /* The rest of a handshake message split across records must come next (§5.1). */
+        if (type != CT_HANDSHAKE && (r->hs_len || r->hs_skip))
+            return failed(r, fd, out, ALERT_UNEXPECTED_MESSAGE,
+                          "TLS handshake message interrupted by another record");
         if (type == CT_APPDATA && pl > 0)
             r->records_without_data = 0;
         else if (++r->records_without_data > MAX_RECORDS_WITHOUT_DATA)

@@ -54,12 +54,15 @@ struct tls_rec {
     bool client;            /* our side is the client: the server's NewSessionTickets are dropped */
     bool rx_drained;        /* the last recv saw the socket empty (short read, EOF, EAGAIN) */
     uint8_t records_without_data; /* in a row: empty, KeyUpdate, user_canceled (bounded) */
+    uint8_t hs_len;         /* bytes of a handshake message's start held in hs */
+    uint8_t hs[4];          /* the header of a handshake message split across records */
     uint8_t *rx;            /* received bytes not yet opened, from a record boundary (malloc) */
     uint32_t rx_len, rx_cap;
     uint8_t *plain;         /* opened application data the reader had no room for (malloc) */
     uint32_t plain_off, plain_len;
     uint8_t *tx;            /* the unsent end of a record the socket took only part of (malloc) */
     uint32_t tx_off, tx_len, tx_plain;
+    uint32_t hs_skip;       /* body bytes still to come of a NewSessionTicket being dropped */
     const char *err;        /* static reason of the last STREAM_ERR */
 };
 

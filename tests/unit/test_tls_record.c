@@ -738,7 +738,7 @@ static bool peer_manual_key_update(struct pair *p, uint8_t request)
 }
 
 /* Our client side (a wss:// backend's server sends tickets): dropped, even several in one
- * record and before a KeyUpdate; one cut by its record's end is refused. */
+ * record, before a KeyUpdate, or spread over records; one cut by data is refused. */
 static void test_client_tickets(const struct suite *su)
 {
     struct pair p;
@@ -759,9 +759,54 @@ static void test_client_tickets(const struct suite *su)
 
     pair_open(&p, su);
     p.srv.client = true;
-    ok(peer_send(&p, 22, "\x04\x00\x01\x00\x01\x02", 6),
-       name_of("client side: sealed a ticket longer than its record", su));
-    expect_fatal(&p, "NewSessionTicket split across records", 50);
+    static uint8_t body[300];
+    memset(body, 7, sizeof body);
+    ok(peer_send(&p, 22, "\x04\x00", 2) && peer_send(&p, 22, "\x01\x2c", 2) &&
+           peer_send(&p, 22, body, 100) && peer_send(&p, 22, body, 200) &&
+           peer_send(&p, 23, "after", 5),
+       name_of("client side: sealed a 300-byte ticket over four records, then data", su));
+    ok(read_settled(&p.es, b, sizeof b) == 5 && memcmp(b, "after", 5) == 0 && !p.srv.failed,
+       name_of("client side: the data, the split ticket dropped", su));
+    pair_close(&p);
+
+    pair_open(&p, su);
+    p.srv.client = true;
+    ok(peer_send(&p, 22, "\x04\x00\x01\x00\x01\x02", 6) && peer_send(&p, 23, "cut", 3),
+       name_of("client side: sealed a ticket longer than its record, then data", su));
+    expect_fatal(&p, "NewSessionTicket cut by a data record", 10);
+    pair_close(&p);
+}
+
+/* RFC 8446 §5.1 lets a handshake message span records, as long as nothing comes between its
+ * pieces and a KeyUpdate ends the record that completes it. (Such a KeyUpdate was refused.) */
+static void test_split_key_update(const struct suite *su)
+{
+    struct pair p;
+    uint8_t b[64];
+    pair_open(&p, su);
+    ok(peer_send(&p, 22, "\x18\x00\x00\x01", 4) && peer_send(&p, 22, "\x00", 1) &&
+           !p.srv.failed,
+       name_of("sealed a KeyUpdate as header, then body", su));
+    ok(peer_switch_keys(&p) && peer_send(&p, 23, "new key", 7) &&
+           read_settled(&p.es, b, sizeof b) == 7 && memcmp(b, "new key", 7) == 0,
+       name_of("split KeyUpdate: data under the updated keys", su));
+    ok(peer_send(&p, 22, "\x18\x00", 2) && peer_send(&p, 22, "\x00\x01\x01", 3) &&
+           peer_switch_keys(&p) && peer_send(&p, 23, "again", 5) &&
+           read_settled(&p.es, b, sizeof b) == 5 && memcmp(b, "again", 5) == 0,
+       name_of("a KeyUpdate(update_requested) split inside its header", su));
+    ok(p.srv.key_update_due, name_of("split KeyUpdate: the requested answer is due", su));
+    pair_close(&p);
+
+    pair_open(&p, su);
+    ok(peer_send(&p, 22, "\x18\x00\x00\x01", 4) && peer_send(&p, 23, "cut", 3),
+       name_of("sealed a KeyUpdate header, then data", su));
+    expect_fatal(&p, "KeyUpdate cut by a data record", 10);
+    pair_close(&p);
+
+    pair_open(&p, su);
+    ok(peer_send(&p, 22, "\x18\x00\x00\x01", 4) && peer_send(&p, 22, "\x00\x18", 2),
+       name_of("sealed a KeyUpdate whose body's record goes on", su));
+    expect_fatal(&p, "KeyUpdate completed mid-record", 10);
     pair_close(&p);
 }
 
@@ -926,6 +971,7 @@ int main(void)
         test_byte_at_a_time(su);
         test_bad_header_held(su);
         test_client_tickets(su);
+        test_split_key_update(su);
         test_partial_writes(su);
         test_write_blocked(su);
         test_close(su);
