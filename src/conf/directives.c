@@ -310,7 +310,6 @@ static int d_block_server(struct load *ld, const struct conf_node *n)
     snprintf(where, sizeof(where), "%s:%u server", n->file, n->line);
     sb->sc->where = arena_strdup(ld->a, where);
     sb->lc->where = sb->sc->where;
-    sb->session_timeout_s = 300;
     ld->servers = arena_grow(ld->a, ld->servers, ld->nservers, sizeof(*ld->servers));
     ld->servers[ld->nservers++] = sb;
     ld->srv = sb;
@@ -391,19 +390,28 @@ static int d_server_name(struct load *ld, const struct conf_node *n)
     return 0;
 }
 
+/* The ssl_* directives are valid in http and server: at the http level they set what every
+ * server inherits unless it sets its own (merge_tls in load.c), as in nginx. */
+static struct srv_build *tls_level(struct load *ld)
+{
+    return ld->srv ? ld->srv : &ld->http_tls;
+}
+
 static int d_ssl_certificate(struct load *ld, const struct conf_node *n)
 {
-    ld->srv->cert = arena_strdup(ld->a, arg(n, 0));
-    ld->srv->cert_file = arena_strdup(ld->a, n->file);
-    ld->srv->cert_line = n->line;
+    struct srv_build *sb = tls_level(ld);
+    sb->cert = arena_strdup(ld->a, arg(n, 0));
+    sb->cert_file = arena_strdup(ld->a, n->file);
+    sb->cert_line = n->line;
     return 0;
 }
 
 static int d_ssl_certificate_key(struct load *ld, const struct conf_node *n)
 {
-    ld->srv->key = arena_strdup(ld->a, arg(n, 0));
-    ld->srv->key_file = arena_strdup(ld->a, n->file);
-    ld->srv->key_line = n->line;
+    struct srv_build *sb = tls_level(ld);
+    sb->key = arena_strdup(ld->a, arg(n, 0));
+    sb->key_file = arena_strdup(ld->a, n->file);
+    sb->key_line = n->line;
     return 0;
 }
 
@@ -412,11 +420,12 @@ static int d_ssl(struct load *ld, const struct conf_node *n)
     bool on = false;
     if (parse_flag(ld, n, &on) < 0)
         return -1;
-    ld->srv->ssl_on = on;
+    tls_level(ld)->ssl_on = on;
+    tls_level(ld)->ssl_on_set = true;
     if (on)
         load_warn(ld, n, "\"ssl on\" is deprecated (nginx removed it in 1.25); write "
-                         "\"listen 443 ssl;\" instead. wssgate treats every listen of this "
-                         "server as ssl");
+                         "\"listen 443 ssl;\" instead. wssgate treats every listen of %s as "
+                         "ssl", ld->srv ? "this server" : "every server without its own \"ssl\"");
     return 0;
 }
 
@@ -452,14 +461,17 @@ static int d_ssl_protocols(struct load *ld, const struct conf_node *n)
 
 static int d_ssl_ciphers(struct load *ld, const struct conf_node *n)
 {
-    ld->srv->ciphers = arena_strdup(ld->a, arg(n, 0));
-    ld->srv->ciphers_line = n->line;
+    struct srv_build *sb = tls_level(ld);
+    sb->ciphers = arena_strdup(ld->a, arg(n, 0));
+    sb->ciphers_file = arena_strdup(ld->a, n->file);
+    sb->ciphers_line = n->line;
     return 0;
 }
 
 static int d_ssl_prefer_server_ciphers(struct load *ld, const struct conf_node *n)
 {
-    return parse_flag(ld, n, &ld->srv->prefer_server_ciphers);
+    tls_level(ld)->prefer_set = true;
+    return parse_flag(ld, n, &tls_level(ld)->prefer_server_ciphers);
 }
 
 static int d_ssl_session_timeout(struct load *ld, const struct conf_node *n)
@@ -467,7 +479,7 @@ static int d_ssl_session_timeout(struct load *ld, const struct conf_node *n)
     unsigned ms;
     if (parse_time_ms(arg(n, 0), &ms) < 0)
         return load_error(ld, n, "invalid time \"%s\"; write it like 5m", arg(n, 0));
-    ld->srv->session_timeout_s = ms / 1000 ? ms / 1000 : 1;
+    tls_level(ld)->session_timeout_s = ms / 1000 ? ms / 1000 : 1;
     return 0;
 }
 

@@ -20,7 +20,7 @@ static void lint_tls_disabled(struct load *ld, struct srv_build *sb)
     bool ssl = sb->ssl_on;
     for (size_t i = 0; i < sb->nlistens; i++)
         ssl |= sb->listens[i].ssl;
-    if (sb->cert && !ssl)
+    if (sb->cert && !sb->cert_inherited && !ssl) /* http-level ones serve the ssl servers */
         load_warn_at(ld, sb->cert_file, sb->cert_line,
                      "TLS is not enabled on this server: it has a certificate but no \"listen ... "
                      "ssl\", so it speaks plain HTTP (and https pages will be blocked from ws:// "

@@ -420,11 +420,43 @@ static const char *const weak_cipher_words[] = { "RC4", "EXP", "NULL", "MD5", "D
                                                  "AECDH", "LOW", "SSLv2", "aNULL", "eNULL",
                                                  "PSK", "SRP", "IDEA", "SEED", NULL };
 
-/* Drops the weak parts of an ssl_ciphers list and returns what is kept (or NULL: the default). */
+/* What a server does not set of the ssl_* directives it takes from the http level. */
+static void merge_tls(struct srv_build *sb, const struct srv_build *http)
+{
+    if (!sb->cert && !sb->key && http->cert) {
+        sb->cert = http->cert;
+        sb->cert_file = http->cert_file;
+        sb->cert_line = http->cert_line;
+        sb->cert_inherited = true;
+    }
+    if (!sb->key && http->key) {
+        sb->key = http->key;
+        sb->key_file = http->key_file;
+        sb->key_line = http->key_line;
+    }
+    if (!sb->ciphers && http->ciphers) {
+        sb->ciphers = http->ciphers;
+        sb->ciphers_file = http->ciphers_file;
+        sb->ciphers_line = http->ciphers_line;
+        sb->ciphers_inherited = true;
+    }
+    if (!sb->ssl_on_set)
+        sb->ssl_on = http->ssl_on;
+    if (!sb->prefer_set)
+        sb->prefer_server_ciphers = http->prefer_server_ciphers;
+    if (!sb->session_timeout_s)
+        sb->session_timeout_s = http->session_timeout_s ? http->session_timeout_s : 300;
+}
+
+/* Drops the weak parts of an ssl_ciphers list and returns what is kept (or NULL: the default).
+ * A list inherited from the http level is warned about once, not once per server. */
 static const char *filter_ciphers(struct load *ld, struct srv_build *sb)
 {
     if (!sb->ciphers)
         return NULL;
+    bool warn = !sb->ciphers_inherited || !ld->http_ciphers_warned;
+    if (sb->ciphers_inherited)
+        ld->http_ciphers_warned = true;
     char kept[1024] = "", dropped[512] = "";
     char *list = arena_strdup(ld->a, sb->ciphers), *save = NULL;
     for (char *tok = strtok_r(list, ":, ", &save); tok; tok = strtok_r(NULL, ":, ", &save)) {
@@ -435,8 +467,8 @@ static const char *filter_ciphers(struct load *ld, struct srv_build *sb)
         size_t cap = weak ? sizeof(dropped) : sizeof(kept), len = strlen(dst);
         snprintf(dst + len, cap - len, "%s%s", len ? ":" : "", tok);
     }
-    if (dropped[0])
-        load_warn_at(ld, sb->file, sb->ciphers_line, "weak ciphers dropped from ssl_ciphers: %s "
+    if (dropped[0] && warn)
+        load_warn_at(ld, sb->ciphers_file, sb->ciphers_line, "weak ciphers dropped from ssl_ciphers: %s "
                      "(RC4, EXPORT, NULL, MD5, DES/3DES and anonymous suites are broken or "
                      "refused by browsers); remove them or delete ssl_ciphers to use wssgate's "
                      "modern default", dropped);
@@ -470,7 +502,7 @@ static int build_tls(struct load *ld, struct srv_build *sb)
     if (ciphers && SSL_CTX_set_cipher_list(ctx, ciphers) != 1) {
         ERR_clear_error();
         SSL_CTX_set_cipher_list(ctx, TLS_DEFAULT_CIPHERS);
-        load_warn_at(ld, sb->file, sb->ciphers_line, "no usable cipher in ssl_ciphers \"%s\"; "
+        load_warn_at(ld, sb->ciphers_file, sb->ciphers_line, "no usable cipher in ssl_ciphers \"%s\"; "
                      "wssgate's modern default list is used", sb->ciphers);
     }
     if (!sb->prefer_server_ciphers && sb->ciphers)
@@ -736,6 +768,8 @@ static int build(struct load *ld)
     if (!ld->nservers)
         return load_error(ld, NULL, "%s: no server block; add one, e.g. server { listen 8443 ssl; "
                                     "... }", ld->res->name);
+    for (size_t s = 0; s < ld->nservers; s++)
+        merge_tls(ld->servers[s], &ld->http_tls);
     for (size_t s = 0; s < ld->nservers; s++) {
         struct srv_build *sb = ld->servers[s];
         merge(sb->lc, ld->http_lc);

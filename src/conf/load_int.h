@@ -65,12 +65,13 @@ struct srv_build {
     unsigned *names_line;
     size_t nnames;
     const char *cert, *key;
-    const char *cert_file, *key_file;
+    const char *cert_file, *key_file, *ciphers_file;
     unsigned cert_line, key_line, ciphers_line;
-    bool ssl_on;
+    bool ssl_on, ssl_on_set;
     const char *ciphers;
-    bool prefer_server_ciphers;
-    unsigned session_timeout_s;
+    bool prefer_server_ciphers, prefer_set;
+    unsigned session_timeout_s; /* 0: not set here */
+    bool cert_inherited, ciphers_inherited; /* from the http level (merge_tls) */
     struct loc_build **locs;   /* top-level locations */
     size_t nlocs;
     struct loc_build **all_locs; /* every location of this server, in config order */
@@ -107,6 +108,8 @@ struct load {
     const struct conf_node *node;  /* the directive being handled */
     struct loc_conf *http_lc;      /* http-level settings */
     struct srv_build *srv;
+    struct srv_build http_tls;     /* http-level ssl_* settings: what servers inherit */
+    bool http_ciphers_warned;      /* its ssl_ciphers warnings are given once, not per server */
     struct loc_build *loc;
     struct ups_build *ups;
     struct srv_build **servers;

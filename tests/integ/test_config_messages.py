@@ -7,13 +7,15 @@ with its message and the line it points at, as `wssgate -t -c FILE` prints them:
 plus: a bad configuration never starts, and docs/config.md is the output of `--directives`.
 """
 import re
+import ssl
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
 from helpers import (REPO, conf_messages, conf_test, free_port, host_cert,
-                     port_open, wssgate_bin)
+                     port_open, simple_get, wssgate_bin)
 
 NO_LEAK_CHECK = "detect_leaks=0:abort_on_error=1"
 
@@ -359,6 +361,51 @@ def test_a_config_with_only_warnings_starts(work, start_gateway):
                            listen="listen 127.0.0.1:%d;" % port))
     g = start_gateway(["-c", str(conf)], "127.0.0.1", [port])
     assert '%s:5: warning: "proxy_set_header Upgrade" is not needed' % conf in g.stderr()
+
+
+@pytest.mark.parametrize("directive", [
+    "ssl_certificate {cert}", "ssl_certificate_key {key}", "ssl on", "ssl_ciphers HIGH",
+    "ssl_prefer_server_ciphers on", "ssl_session_timeout 10m", "ssl_protocols TLSv1.2 TLSv1.3",
+    "ssl_session_cache shared:SSL:10m"])
+def test_ssl_directives_at_the_http_level(work, certs, directive):
+    """Each ssl_* directive nginx takes in http is taken there. (All but two crashed -t with a
+    segmentation fault: they wrote to the server being read, and there was none.)"""
+    cert, key = certs["localhost"]
+    text = "http {\n%s;\n%s}\n" % (directive.format(cert=cert, key=key), server(
+        "server_name localhost;", "ssl_certificate %s;" % cert, "ssl_certificate_key %s;" % key,
+        listen="listen 127.0.0.1:8443 ssl;"))
+    status, err, msgs = lint(work, text)
+    assert status == 0, err
+    assert all(line == 2 for line, _, _ in msgs), err  # only the directive's own warning, if any
+
+
+def test_servers_inherit_the_http_level_certificate(work, certs, start_gateway):
+    """The usual nginx layout: one certificate (and cipher list) in http for every TLS server,
+    and a plain server redirecting to https. The TLS servers use it; the plain one is not told
+    that it has a certificate without TLS; the cipher warning is given once, at its line."""
+    cert, key = certs["localhost"]
+    tls_port, plain_port = free_port(), free_port()
+    text = ("http {\n"
+            "ssl_certificate %s;\nssl_certificate_key %s;\nssl_ciphers HIGH:RC4;\n"
+            "server {\nlisten 127.0.0.1:%d ssl;\nserver_name localhost;\n"
+            "location / { return 200 \"inherited\"; }\n}\n"
+            "server {\nlisten 127.0.0.1:%d;\nserver_name localhost;\n"
+            "return 301 https://localhost:%d$request_uri;\n}\n"
+            "}\n" % (cert, key, tls_port, plain_port, tls_port))
+    status, err, msgs = lint(work, text)
+    assert status == 0, err
+    assert [(line, warn) for line, warn, _ in msgs] == [(4, True)], err
+    assert "weak ciphers dropped from ssl_ciphers: RC4" in err
+    g = start_gateway(["-c", str(work.path / "c.conf")], "localhost", [tls_port, plain_port])
+    ctx = ssl.create_default_context(cafile=str(Path(cert).parent.parent / "ca.pem"))
+    with g.connect(tls=True, ctx=ctx) as c:
+        c.send(simple_get("/", "localhost"))
+        r = c.read_response()
+    assert (r.status, r.body) == (200, b"inherited")
+    with g.connect(tls=False, port=plain_port) as c:
+        c.send(simple_get("/x", "localhost"))
+        r = c.read_response()
+    assert r.status == 301 and r.header("Location") == "https://localhost:%d/x" % tls_port
 
 
 # ---------------------------------------------------------------------------------------------
