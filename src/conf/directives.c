@@ -485,14 +485,38 @@ static int d_ssl_session_timeout(struct load *ld, const struct conf_node *n)
 
 static int d_ssl_session_cache(struct load *ld, const struct conf_node *n)
 {
+    bool off = false;
     for (size_t i = 0; i < n->nargs; i++) {
         const char *a = arg(n, i);
         if (strcmp(a, "off") && strcmp(a, "none") && strcmp(a, "builtin") &&
             strncmp(a, "builtin:", 8) && strncmp(a, "shared:", 7))
             return load_error(ld, n, "invalid ssl_session_cache \"%s\"; use shared:NAME:SIZE, "
                                      "builtin, none or off", a);
+        off |= strcmp(a, "off") == 0 || strcmp(a, "none") == 0;
     }
-    return 0; /* one process: OpenSSL's cache is shared by all worker threads already */
+    /* Any other form: one process, so OpenSSL's cache is shared by every worker already. */
+    tls_level(ld)->cache_off = off;
+    tls_level(ld)->cache_set = true;
+    return 0;
+}
+
+static int d_ssl_session_tickets(struct load *ld, const struct conf_node *n)
+{
+    bool on = true;
+    if (parse_flag(ld, n, &on) < 0)
+        return -1;
+    tls_level(ld)->tickets_off = !on;
+    tls_level(ld)->tickets_set = true;
+    return 0;
+}
+
+static int d_ssl_ecdh_curve(struct load *ld, const struct conf_node *n)
+{
+    struct srv_build *sb = tls_level(ld);
+    sb->curves = arena_strdup(ld->a, arg(n, 0));
+    sb->curves_file = arena_strdup(ld->a, n->file);
+    sb->curves_line = n->line;
+    return 0; /* checked against OpenSSL's groups when the server's context is built */
 }
 
 /* ---- locations ---- */
@@ -1131,7 +1155,16 @@ const struct directive conf_directives[] = {
       "5m", "Lifetime of resumable sessions."),
     D("ssl_session_cache", CTX_HTTP | CTX_SERVER, 1, 2, false, d_ssl_session_cache,
       "shared:NAME:SIZE | builtin | none | off", "on",
-      "Accepted: one process, so OpenSSL's cache is already shared by all workers."),
+      "off and none turn the server-side cache off; the other forms are accepted (one "
+      "process, so OpenSSL's cache is already shared by all workers)."),
+    D("ssl_session_tickets", CTX_HTTP | CTX_SERVER, 1, 1, false, d_ssl_session_tickets,
+      "on | off", "on",
+      "off: no stateless tickets (SSL_OP_NO_TICKET, as nginx); TLS 1.3 clients then resume "
+      "through the session cache, unless it is off too. Ticket keys are per configuration: a "
+      "reload starts new ones, as in nginx without ssl_session_ticket_key."),
+    D("ssl_ecdh_curve", CTX_HTTP | CTX_SERVER, 1, 1, false, d_ssl_ecdh_curve, "CURVE[:CURVE...]",
+      "auto", "The key exchange groups offered, e.g. X25519:prime256v1 (auto: OpenSSL's "
+      "default). A name OpenSSL does not know is an error."),
     D("location", CTX_SERVER | CTX_LOCATION, 1, 2, true, d_block_location,
       "[= | ^~ | ~ | ~*] URI { ... } | @NAME { ... }", "-",
       "Matched in nginx's order: exact, longest prefix (^~ stops), regexes in order."),
@@ -1235,8 +1268,7 @@ const char *const conf_harmless[] = {
     "reset_timedout_connection", "client_body_buffer_size", "client_header_buffer_size",
     "large_client_header_buffers", "proxy_buffer_size", "proxy_buffers",
     "proxy_busy_buffers_size", "proxy_temp_file_write_size", "proxy_max_temp_file_size",
-    "ssl_session_tickets", "ssl_stapling", "ssl_stapling_verify", "ssl_ecdh_curve",
-    "ssl_dhparam", "ssl_buffer_size", "lingering_close", "lingering_time", "lingering_timeout",
+    "ssl_stapling", "ssl_stapling_verify", "ssl_dhparam", "ssl_buffer_size", "lingering_close", "lingering_time", "lingering_timeout",
     "msie_padding", "log_not_found", "output_buffers", "postpone_output", NULL,
 };
 

@@ -446,6 +446,15 @@ static void merge_tls(struct srv_build *sb, const struct srv_build *http)
         sb->prefer_server_ciphers = http->prefer_server_ciphers;
     if (!sb->session_timeout_s)
         sb->session_timeout_s = http->session_timeout_s ? http->session_timeout_s : 300;
+    if (!sb->tickets_set)
+        sb->tickets_off = http->tickets_off;
+    if (!sb->cache_set)
+        sb->cache_off = http->cache_off;
+    if (!sb->curves && http->curves) {
+        sb->curves = http->curves;
+        sb->curves_file = http->curves_file;
+        sb->curves_line = http->curves_line;
+    }
 }
 
 /* Drops the weak parts of an ssl_ciphers list and returns what is kept (or NULL: the default).
@@ -508,6 +517,17 @@ static int build_tls(struct load *ld, struct srv_build *sb)
     if (!sb->prefer_server_ciphers && sb->ciphers)
         SSL_CTX_clear_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
     SSL_CTX_set_timeout(ctx, (long)sb->session_timeout_s);
+    if (sb->tickets_off)
+        SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+    if (sb->cache_off)
+        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    if (sb->curves && strcmp(sb->curves, "auto") != 0 &&
+        SSL_CTX_set1_groups_list(ctx, sb->curves) != 1) {
+        ERR_clear_error();
+        struct conf_node cat = { .file = sb->curves_file, .line = sb->curves_line };
+        return load_error(ld, &cat, "unknown curve in ssl_ecdh_curve \"%s\"; use names like "
+                                    "X25519:prime256v1:secp384r1, or auto", sb->curves);
+    }
     sb->sc->ssl_ctx = ctx;
     return 0;
 }

@@ -72,6 +72,10 @@ struct srv_build {
     bool prefer_server_ciphers, prefer_set;
     unsigned session_timeout_s; /* 0: not set here */
     bool cert_inherited, ciphers_inherited; /* from the http level (merge_tls) */
+    bool tickets_off, tickets_set;  /* ssl_session_tickets */
+    bool cache_off, cache_set;      /* ssl_session_cache off | none */
+    const char *curves, *curves_file; /* ssl_ecdh_curve (NULL or "auto": OpenSSL's groups) */
+    unsigned curves_line;
     struct loc_build **locs;   /* top-level locations */
     size_t nlocs;
     struct loc_build **all_locs; /* every location of this server, in config order */

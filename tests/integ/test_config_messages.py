@@ -379,6 +379,15 @@ def test_ssl_directives_at_the_http_level(work, certs, directive):
     assert all(line == 2 for line, _, _ in msgs), err  # only the directive's own warning, if any
 
 
+def test_unknown_ecdh_curve(work, certs):
+    cert, key = certs["localhost"]
+    expect_error(work, "http {\nssl_ecdh_curve X25519:prime257v1;\n%s}\n" % server(
+        "ssl_certificate %s;" % cert, "ssl_certificate_key %s;" % key,
+        listen="listen 127.0.0.1:8443 ssl;"), 2,
+        'unknown curve in ssl_ecdh_curve "X25519:prime257v1"; use names like '
+        'X25519:prime256v1:secp384r1, or auto')
+
+
 def test_servers_inherit_the_http_level_certificate(work, certs, start_gateway):
     """The usual nginx layout: one certificate (and cipher list) in http for every TLS server,
     and a plain server redirecting to https. The TLS servers use it; the plain one is not told

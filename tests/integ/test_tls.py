@@ -3,7 +3,7 @@ import ssl
 
 import pytest
 
-from helpers import Proc, free_port, openssl, simple_get
+from helpers import Proc, free_port, host_cert, openssl, simple_get
 
 
 @pytest.mark.parametrize("version,name", [(ssl.TLSVersion.TLSv1_3, "TLSv1.3"),
@@ -92,3 +92,59 @@ def test_session_resumption_across_workers(gw_http, work, tls):
         if nxt.exists():
             sess = nxt
     assert all(reused), "resumed on attempts: %s" % reused
+
+
+def conf_gateway(work, start_gateway, ssl_lines):
+    """A gateway from a configuration: one TLS server on localhost with ssl_lines added to it."""
+    home = work.path / "home"
+    cert, key = host_cert(home, "localhost")
+    port = free_port()
+    conf = work.path / "tls.conf"
+    conf.write_text("http {\nserver {\nlisten 127.0.0.1:%d ssl;\nserver_name localhost;\n"
+                    "ssl_certificate %s;\nssl_certificate_key %s;\n%s\n"
+                    "location / { return 200 \"ok\"; }\n}\n}\n" % (port, cert, key, ssl_lines))
+    return start_gateway(["-c", str(conf)], "localhost", [port])
+
+
+def resumed(gw, work, tls, tries=3):
+    """Whether a second s_client resumes the first one's session, on each of `tries` attempts."""
+    base = ["s_client", "-connect", "localhost:%d" % gw.port, "-servername", "localhost",
+            "-CAfile", gw.ca, "-verify_return_error", tls, "-ign_eof"]
+    req = simple_get("/", "localhost", "Connection: close\r\n")
+    sess = work.path / "first.pem"
+    rc, out = openssl(base + ["-sess_out", sess], input=req)
+    assert rc == 0 and "HTTP/1.1 200" in out, out
+    if not sess.exists():
+        return [False] * tries  # nothing resumable was given out at all
+    got = []
+    for _ in range(tries):
+        rc, out = openssl(base + ["-sess_in", sess], input=req)
+        assert rc == 0 and "HTTP/1.1 200" in out, out
+        got.append("Reused, TLSv1." in out)
+    return got
+
+
+@pytest.mark.parametrize("lines, tls, want", [
+    ("", "-tls1_3", True),
+    ("ssl_session_tickets off;", "-tls1_3", True),   # stateful: through the session cache
+    ("ssl_session_cache off;", "-tls1_3", True),      # stateless tickets
+    ("ssl_session_tickets off;\nssl_session_cache off;", "-tls1_3", False),
+    ("ssl_session_tickets off;\nssl_session_cache none;", "-tls1_2", False),
+    ("ssl_session_tickets off;", "-tls1_2", True),    # session IDs
+], ids=["default", "no-tickets", "no-cache", "neither-1.3", "neither-1.2", "no-tickets-1.2"])
+def test_session_tickets_and_cache_directives(work, start_gateway, lines, tls, want):
+    """ssl_session_tickets and ssl_session_cache off do what nginx's do. (They were accepted and
+    ignored: with both off, clients still resumed.)"""
+    gw = conf_gateway(work, start_gateway, lines)
+    assert resumed(gw, work, tls) == [want] * 3
+
+
+def test_ssl_ecdh_curve(work, start_gateway):
+    """The groups offered follow ssl_ecdh_curve; a client that has none of them is refused."""
+    gw = conf_gateway(work, start_gateway, "ssl_ecdh_curve secp384r1;")
+    base = ["s_client", "-connect", "localhost:%d" % gw.port, "-servername", "localhost",
+            "-CAfile", gw.ca, "-tls1_3"]
+    rc, out = openssl(base + ["-groups", "secp384r1"], input=b"")
+    assert "Server Temp Key: ECDH, secp384r1" in out or "Negotiated TLS1.3 group: secp384r1" in out, out
+    rc, out = openssl(base + ["-groups", "X25519"], input=b"")
+    assert rc != 0 and "Server Temp Key" not in out, out
