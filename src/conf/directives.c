@@ -1268,8 +1268,9 @@ const char *const conf_harmless[] = {
     "reset_timedout_connection", "client_body_buffer_size", "client_header_buffer_size",
     "large_client_header_buffers", "proxy_buffer_size", "proxy_buffers",
     "proxy_busy_buffers_size", "proxy_temp_file_write_size", "proxy_max_temp_file_size",
-    "ssl_stapling", "ssl_stapling_verify", "ssl_dhparam", "ssl_buffer_size", "lingering_close", "lingering_time", "lingering_timeout",
-    "msie_padding", "log_not_found", "output_buffers", "postpone_output", NULL,
+    "ssl_stapling", "ssl_stapling_verify", "ssl_dhparam", "ssl_buffer_size", "lingering_close",
+    "lingering_time", "lingering_timeout", "msie_padding", "log_not_found", "output_buffers",
+    "postpone_output", NULL,
 };
 
 const char *const conf_unsupported[] = {

@@ -477,10 +477,10 @@ static const char *filter_ciphers(struct load *ld, struct srv_build *sb)
         snprintf(dst + len, cap - len, "%s%s", len ? ":" : "", tok);
     }
     if (dropped[0] && warn)
-        load_warn_at(ld, sb->ciphers_file, sb->ciphers_line, "weak ciphers dropped from ssl_ciphers: %s "
-                     "(RC4, EXPORT, NULL, MD5, DES/3DES and anonymous suites are broken or "
-                     "refused by browsers); remove them or delete ssl_ciphers to use wssgate's "
-                     "modern default", dropped);
+        load_warn_at(ld, sb->ciphers_file, sb->ciphers_line,
+                     "weak ciphers dropped from ssl_ciphers: %s (RC4, EXPORT, NULL, MD5, "
+                     "DES/3DES and anonymous suites are broken or refused by browsers); remove "
+                     "them or delete ssl_ciphers to use wssgate's modern default", dropped);
     if (!kept[0])
         return NULL;
     size_t len = strlen(kept);
@@ -511,8 +511,9 @@ static int build_tls(struct load *ld, struct srv_build *sb)
     if (ciphers && SSL_CTX_set_cipher_list(ctx, ciphers) != 1) {
         ERR_clear_error();
         SSL_CTX_set_cipher_list(ctx, TLS_DEFAULT_CIPHERS);
-        load_warn_at(ld, sb->ciphers_file, sb->ciphers_line, "no usable cipher in ssl_ciphers \"%s\"; "
-                     "wssgate's modern default list is used", sb->ciphers);
+        load_warn_at(ld, sb->ciphers_file, sb->ciphers_line,
+                     "no usable cipher in ssl_ciphers \"%s\"; wssgate's modern default list "
+                     "is used", sb->ciphers);
     }
     if (!sb->prefer_server_ciphers && sb->ciphers)
         SSL_CTX_clear_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
