@@ -397,22 +397,22 @@ static struct srv_build *tls_level(struct load *ld)
     return ld->srv ? ld->srv : &ld->http_tls;
 }
 
+/* Keeps a directive's one argument with where it was written. */
+static int keep_value(struct load *ld, const struct conf_node *n, struct conf_value *v)
+{
+    *v = (struct conf_value){ .text = arena_strdup(ld->a, arg(n, 0)),
+                              .file = arena_strdup(ld->a, n->file), .line = n->line };
+    return 0;
+}
+
 static int d_ssl_certificate(struct load *ld, const struct conf_node *n)
 {
-    struct srv_build *sb = tls_level(ld);
-    sb->cert = arena_strdup(ld->a, arg(n, 0));
-    sb->cert_file = arena_strdup(ld->a, n->file);
-    sb->cert_line = n->line;
-    return 0;
+    return keep_value(ld, n, &tls_level(ld)->cert);
 }
 
 static int d_ssl_certificate_key(struct load *ld, const struct conf_node *n)
 {
-    struct srv_build *sb = tls_level(ld);
-    sb->key = arena_strdup(ld->a, arg(n, 0));
-    sb->key_file = arena_strdup(ld->a, n->file);
-    sb->key_line = n->line;
-    return 0;
+    return keep_value(ld, n, &tls_level(ld)->key);
 }
 
 static int d_ssl(struct load *ld, const struct conf_node *n)
@@ -461,11 +461,7 @@ static int d_ssl_protocols(struct load *ld, const struct conf_node *n)
 
 static int d_ssl_ciphers(struct load *ld, const struct conf_node *n)
 {
-    struct srv_build *sb = tls_level(ld);
-    sb->ciphers = arena_strdup(ld->a, arg(n, 0));
-    sb->ciphers_file = arena_strdup(ld->a, n->file);
-    sb->ciphers_line = n->line;
-    return 0;
+    return keep_value(ld, n, &tls_level(ld)->ciphers);
 }
 
 static int d_ssl_prefer_server_ciphers(struct load *ld, const struct conf_node *n)
@@ -512,11 +508,8 @@ static int d_ssl_session_tickets(struct load *ld, const struct conf_node *n)
 
 static int d_ssl_ecdh_curve(struct load *ld, const struct conf_node *n)
 {
-    struct srv_build *sb = tls_level(ld);
-    sb->curves = arena_strdup(ld->a, arg(n, 0));
-    sb->curves_file = arena_strdup(ld->a, n->file);
-    sb->curves_line = n->line;
-    return 0; /* checked against OpenSSL's groups when the server's context is built */
+    /* checked against OpenSSL's groups when the server's context is built */
+    return keep_value(ld, n, &tls_level(ld)->curves);
 }
 
 /* ---- locations ---- */

@@ -20,8 +20,8 @@ static void lint_tls_disabled(struct load *ld, struct srv_build *sb)
     bool ssl = sb->ssl_on;
     for (size_t i = 0; i < sb->nlistens; i++)
         ssl |= sb->listens[i].ssl;
-    if (sb->cert && !sb->cert_inherited && !ssl) /* http-level ones serve the ssl servers */
-        load_warn_at(ld, sb->cert_file, sb->cert_line,
+    if (sb->cert.text && !sb->cert_inherited && !ssl) /* http-level ones serve ssl servers */
+        load_warn_at(ld, sb->cert.file, sb->cert.line,
                      "TLS is not enabled on this server: it has a certificate but no \"listen ... "
                      "ssl\", so it speaks plain HTTP (and https pages will be blocked from ws:// "
                      "as mixed content). Write \"listen 443 ssl;\"");
@@ -46,10 +46,10 @@ static void lint_cert_names(struct load *ld, struct srv_build *sb)
         bool ip = strspn(probe, "0123456789.") == strlen(probe) || strchr(probe, ':');
         int ok = ip ? X509_check_ip_asc(cert, probe, 0) : X509_check_host(cert, probe, 0, 0, NULL);
         if (ok != 1)
-            load_warn_at(ld, sb->cert_file, sb->cert_line,
+            load_warn_at(ld, sb->cert.file, sb->cert.line,
                          "certificate \"%s\" does not cover server_name \"%s\": browsers will "
                          "show NET::ERR_CERT_COMMON_NAME_INVALID. Issue one that names it "
-                         "(wssgate cert %s%s%s)", sb->cert, name,
+                         "(wssgate cert %s%s%s)", sb->cert.text, name,
                          name[0] == '.' ? name + 1 : name, name[0] == '.' ? " '*" : "",
                          name[0] == '.' ? name : "");
     }

@@ -423,21 +423,15 @@ static const char *const weak_cipher_words[] = { "RC4", "EXP", "NULL", "MD5", "D
 /* What a server does not set of the ssl_* directives it takes from the http level. */
 static void merge_tls(struct srv_build *sb, const struct srv_build *http)
 {
-    if (!sb->cert && !sb->key && http->cert) {
+    /* A server with a key of its own does not take the http level's certificate. */
+    if (!sb->cert.text && !sb->key.text && http->cert.text) {
         sb->cert = http->cert;
-        sb->cert_file = http->cert_file;
-        sb->cert_line = http->cert_line;
         sb->cert_inherited = true;
     }
-    if (!sb->key && http->key) {
+    if (!sb->key.text)
         sb->key = http->key;
-        sb->key_file = http->key_file;
-        sb->key_line = http->key_line;
-    }
-    if (!sb->ciphers && http->ciphers) {
+    if (!sb->ciphers.text && http->ciphers.text) {
         sb->ciphers = http->ciphers;
-        sb->ciphers_file = http->ciphers_file;
-        sb->ciphers_line = http->ciphers_line;
         sb->ciphers_inherited = true;
     }
     if (!sb->ssl_on_set)
@@ -450,24 +444,21 @@ static void merge_tls(struct srv_build *sb, const struct srv_build *http)
         sb->tickets_off = http->tickets_off;
     if (!sb->cache_set)
         sb->cache_off = http->cache_off;
-    if (!sb->curves && http->curves) {
+    if (!sb->curves.text)
         sb->curves = http->curves;
-        sb->curves_file = http->curves_file;
-        sb->curves_line = http->curves_line;
-    }
 }
 
 /* Drops the weak parts of an ssl_ciphers list and returns what is kept (or NULL: the default).
  * A list inherited from the http level is warned about once, not once per server. */
 static const char *filter_ciphers(struct load *ld, struct srv_build *sb)
 {
-    if (!sb->ciphers)
+    if (!sb->ciphers.text)
         return NULL;
     bool warn = !sb->ciphers_inherited || !ld->http_ciphers_warned;
     if (sb->ciphers_inherited)
         ld->http_ciphers_warned = true;
     char kept[1024] = "", dropped[512] = "";
-    char *list = arena_strdup(ld->a, sb->ciphers), *save = NULL;
+    char *list = arena_strdup(ld->a, sb->ciphers.text), *save = NULL;
     for (char *tok = strtok_r(list, ":, ", &save); tok; tok = strtok_r(NULL, ":, ", &save)) {
         bool weak = false;
         for (size_t i = 0; weak_cipher_words[i]; i++)
@@ -477,7 +468,7 @@ static const char *filter_ciphers(struct load *ld, struct srv_build *sb)
         snprintf(dst + len, cap - len, "%s%s", len ? ":" : "", tok);
     }
     if (dropped[0] && warn)
-        load_warn_at(ld, sb->ciphers_file, sb->ciphers_line,
+        load_warn_at(ld, sb->ciphers.file, sb->ciphers.line,
                      "weak ciphers dropped from ssl_ciphers: %s (RC4, EXPORT, NULL, MD5, "
                      "DES/3DES and anonymous suites are broken or refused by browsers); remove "
                      "them or delete ssl_ciphers to use wssgate's modern default", dropped);
@@ -491,17 +482,17 @@ static const char *filter_ciphers(struct load *ld, struct srv_build *sb)
 static int build_tls(struct load *ld, struct srv_build *sb)
 {
     struct conf_node at = { .file = sb->file, .line = sb->line };
-    if (!sb->cert || !sb->key)
+    if (!sb->cert.text || !sb->key.text)
         return load_error(ld, &at, "this server listens with ssl but has no %s; add "
                                    "\"ssl_certificate FILE;\" and \"ssl_certificate_key FILE;\" "
                                    "(wssgate cert NAME makes them)",
-                          sb->cert ? "ssl_certificate_key" : "ssl_certificate");
+                          sb->cert.text ? "ssl_certificate_key" : "ssl_certificate");
     char err[600];
-    SSL_CTX *ctx = tls_ctx_new_server(sb->cert, sb->key, err, sizeof(err));
+    SSL_CTX *ctx = tls_ctx_new_server(sb->cert.text, sb->key.text, err, sizeof(err));
     if (!ctx) {
         bool key_problem = strstr(err, "cannot load key") || strstr(err, "does not match");
-        struct conf_node cat = { .file = key_problem ? sb->key_file : sb->cert_file,
-                                 .line = key_problem ? sb->key_line : sb->cert_line };
+        const struct conf_value *bad = key_problem ? &sb->key : &sb->cert;
+        struct conf_node cat = { .file = bad->file, .line = bad->line };
         return load_error(ld, &cat, "%s; check the paths and that the key belongs to the "
                                     "certificate", err);
     }
@@ -511,23 +502,23 @@ static int build_tls(struct load *ld, struct srv_build *sb)
     if (ciphers && SSL_CTX_set_cipher_list(ctx, ciphers) != 1) {
         ERR_clear_error();
         SSL_CTX_set_cipher_list(ctx, TLS_DEFAULT_CIPHERS);
-        load_warn_at(ld, sb->ciphers_file, sb->ciphers_line,
+        load_warn_at(ld, sb->ciphers.file, sb->ciphers.line,
                      "no usable cipher in ssl_ciphers \"%s\"; wssgate's modern default list "
-                     "is used", sb->ciphers);
+                     "is used", sb->ciphers.text);
     }
-    if (!sb->prefer_server_ciphers && sb->ciphers)
+    if (!sb->prefer_server_ciphers && sb->ciphers.text)
         SSL_CTX_clear_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
     SSL_CTX_set_timeout(ctx, (long)sb->session_timeout_s);
     if (sb->tickets_off)
         SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
     if (sb->cache_off)
         SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-    if (sb->curves && strcmp(sb->curves, "auto") != 0 &&
-        SSL_CTX_set1_groups_list(ctx, sb->curves) != 1) {
+    if (sb->curves.text && strcmp(sb->curves.text, "auto") != 0 &&
+        SSL_CTX_set1_groups_list(ctx, sb->curves.text) != 1) {
         ERR_clear_error();
-        struct conf_node cat = { .file = sb->curves_file, .line = sb->curves_line };
+        struct conf_node cat = { .file = sb->curves.file, .line = sb->curves.line };
         return load_error(ld, &cat, "unknown curve in ssl_ecdh_curve \"%s\"; use names like "
-                                    "X25519:prime256v1:secp384r1, or auto", sb->curves);
+                                    "X25519:prime256v1:secp384r1, or auto", sb->curves.text);
     }
     sb->sc->ssl_ctx = ctx;
     return 0;

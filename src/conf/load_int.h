@@ -55,6 +55,13 @@ struct loc_build {
     bool sets_upgrade;         /* proxy_set_header Upgrade ... */
 };
 
+/* A directive's argument and where it was written, for the messages that point at it. */
+struct conf_value {
+    const char *text; /* NULL: not set */
+    const char *file;
+    unsigned line;
+};
+
 struct srv_build {
     struct srv_conf *sc;
     struct loc_conf *lc;       /* server-level settings */
@@ -64,18 +71,14 @@ struct srv_build {
     const char **names_file;   /* where each name was written */
     unsigned *names_line;
     size_t nnames;
-    const char *cert, *key;
-    const char *cert_file, *key_file, *ciphers_file;
-    unsigned cert_line, key_line, ciphers_line;
+    struct conf_value cert, key, ciphers;
     bool ssl_on, ssl_on_set;
-    const char *ciphers;
     bool prefer_server_ciphers, prefer_set;
     unsigned session_timeout_s; /* 0: not set here */
     bool cert_inherited, ciphers_inherited; /* from the http level (merge_tls) */
     bool tickets_off, tickets_set;  /* ssl_session_tickets */
     bool cache_off, cache_set;      /* ssl_session_cache off | none */
-    const char *curves, *curves_file; /* ssl_ecdh_curve (NULL or "auto": OpenSSL's groups) */
-    unsigned curves_line;
+    struct conf_value curves;       /* ssl_ecdh_curve (unset or "auto": OpenSSL's groups) */
     struct loc_build **locs;   /* top-level locations */
     size_t nlocs;
     struct loc_build **all_locs; /* every location of this server, in config order */
