@@ -130,9 +130,10 @@ static void print_ssl_error(const char *what)
     ERR_clear_error();
 }
 
-SSL_CTX *bu_tls_server_ctx(const char *cert, const char *key)
+SSL_CTX *bu_tls_server_ctx(const char *cert, const char *key, bool handover)
 {
-    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    SSL_CTX *ctx = handover ? tls_handover_ctx_new(TLS_server_method())
+                            : SSL_CTX_new(TLS_server_method());
     if (!ctx) {
         print_ssl_error("SSL_CTX_new");
         return NULL;

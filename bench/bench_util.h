@@ -44,8 +44,9 @@ void bu_buf_consume(struct bu_buf *b, size_t n);
 void bu_buf_free(struct bu_buf *b);
 
 /* Server context: cert chain + key from PEM files, TLS 1.2-1.3 as the contenders, logs errors
- * to stderr. NULL on failure. */
-SSL_CTX *bu_tls_server_ctx(const char *cert, const char *key);
+ * to stderr; with handover, its connections can move onto wssgate's record layer. NULL on
+ * failure. */
+SSL_CTX *bu_tls_server_ctx(const char *cert, const char *key, bool handover);
 /* Client context: TLS 1.3 only, TLS_AES_128_GCM_SHA256 only, no verification, no session
  * reuse (every handshake is a full one), ALPN http/1.1; with handover, its connections can
  * move onto wssgate's record layer (tls/tls_handover.h). NULL on failure. */

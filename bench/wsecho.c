@@ -358,7 +358,7 @@ int main(int argc, char **argv)
         return 2;
     bu_raise_nofile();
     signal(SIGPIPE, SIG_IGN);
-    if (cert && !(tls_ctx = bu_tls_server_ctx(cert, key)))
+    if (cert && !(tls_ctx = bu_tls_server_ctx(cert, key, false)))
         return 1;
     int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;

@@ -5,8 +5,17 @@
  * of bench/run): two receives and two sends per echoed message, the loopback deliveries and
  * the wake-ups they cause.
  *
+ * With --tls CERT KEY (epoll only) the client side is TLS: OpenSSL runs the handshake and the
+ * upgrade, and then, as in wssgate's tunnels, the connection moves onto wssgate's own record
+ * layer (tls/tls_handover.h), which opens each record in place and seals each answer. That is
+ * the "TLS relay" floor: the kernel's part plus the least TLS work a TLS-terminating proxy must
+ * do per message with OpenSSL's AEADs, and no HTTP or WebSocket work.
+ *
  * Two I/O engines, same relay:
- *   --io epoll     level-triggered epoll, one recv then one send per readiness (wssgate's shape);
+ *   --io epoll     edge-triggered epoll, as wssgate's tunnels: a direction reads until a read
+ *                  comes back short (the socket is then empty: the next bytes bring an event)
+ *                  or the other socket stops taking what it read; one recv and one send per
+ *                  message, no epoll_ctl after the first;
  *   --io io_uring  one receive or send in flight per direction, completions reaped in batches
  *                  and the next operations submitted with one io_uring_enter per batch.
  * The pair is how bench/run measures whether io_uring's batching pays on this machine.
@@ -16,10 +25,15 @@
  * once both directions ended. The backend connection is made with a blocking connect(): --to is
  * a loopback address, and this program serves a benchmark, not the network. */
 #include "bench_util.h"
+#include "net/stream.h"
+#include "tls/tls_handover.h"
+#include "tls/tls_record.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,24 +52,33 @@ struct dir {
     int from, to;
     unsigned off, len;
     bool ended;     /* EOF or an error: no more bytes this way */
+    bool drained;   /* epoll: the last read found the source empty; its next event clears it */
     bool in_flight; /* io_uring: an operation of this direction is submitted */
     uint8_t buf[DIR_BUF];
 };
 
 struct pair {
-    int fd[2];         /* client, backend */
-    unsigned armed[2]; /* epoll: the events registered for fd[i] */
-    struct dir d[2];   /* d[0]: client → backend, d[1]: backend → client */
+    int fd[2];       /* client, backend */
+    struct dir d[2]; /* d[0]: client → backend, d[1]: backend → client */
     bool closed;       /* epoll: sockets closed, memory freed after the event batch */
     struct pair *next_closed;
+    /* --tls: the client side is on OpenSSL (ssl) until it moves onto ho->rec (on_rec). */
+    SSL *ssl;
+    struct tls_handover *ho;
+    bool on_rec;
+    bool ssl_wants_write; /* the handshake waits for the client socket to take bytes */
 };
 
 static struct sockaddr_in backend;
+static SSL_CTX *tls_ctx; /* --tls */
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: wsrelay --listen 127.0.0.1:PORT --to 127.0.0.1:PORT [--io epoll|io_uring]\n"
-                    "  relays bytes both ways and nothing else (the benchmark's relay floor)\n");
+    fprintf(stderr,
+            "usage: wsrelay --listen 127.0.0.1:PORT --to 127.0.0.1:PORT [--io epoll|io_uring]\n"
+            "               [--tls CERT KEY]\n"
+            "  relays bytes both ways and nothing else (the benchmark's relay floor);\n"
+            "  --tls (epoll only): terminates the client's TLS, on wssgate's record layer\n");
 }
 
 /* A new pair for an accepted client: connects the backend. NULL (client closed) on failure. */
@@ -85,6 +108,22 @@ static struct pair *pair_open(int cfd)
     p->fd[1] = bfd;
     for (int i = 0; i < 2; i++)
         p->d[i] = (struct dir){.pair = p, .from = p->fd[i], .to = p->fd[1 - i]};
+    if (tls_ctx) {
+        p->ssl = SSL_new(tls_ctx);
+        p->ho = calloc(1, sizeof(*p->ho));
+        if (!p->ssl || !p->ho || SSL_set_fd(p->ssl, cfd) != 1) {
+            ERR_clear_error();
+            SSL_free(p->ssl);
+            free(p->ho);
+            free(p);
+            close(bfd);
+            close(cfd);
+            return NULL;
+        }
+        SSL_set_accept_state(p->ssl);
+        if (tls_handover_attach(p->ssl, p->ho, false) < 0)
+            tls_handover_never(p->ho); /* stays on OpenSSL */
+    }
     return p;
 }
 
@@ -94,55 +133,110 @@ static void pair_free(struct pair *p)
         close(p->fd[0]);
         close(p->fd[1]);
     }
+    SSL_free(p->ssl);
+    if (p->ho) {
+        tls_rec_fini(&p->ho->rec);
+        free(p->ho);
+    }
     free(p);
+}
+
+/* --tls: once OpenSSL holds no bytes of the connection, it moves onto the record layer. */
+static void try_handover(struct pair *p)
+{
+    p->ssl_wants_write = SSL_want_write(p->ssl);
+    if (p->ho->never || tls_handover_take(p->ssl, p->ho) != TLS_HANDOVER_DONE)
+        return;
+    SSL_free(p->ssl);
+    p->ssl = NULL;
+    p->on_rec = true;
+    p->ssl_wants_write = false;
+}
+
+/* Reads from fd[i]: >0 bytes, 0 at EOF, -1 when it would block, -2 on an error. */
+static ssize_t side_recv(struct pair *p, int i, void *buf, size_t n)
+{
+    ssize_t r;
+    if (i == 1 || !p->ho) {
+        r = recv(p->fd[i], buf, n, 0);
+        return r >= 0 ? r : errno == EAGAIN || errno == EINTR ? -1 : -2;
+    }
+    if (p->on_rec) {
+        r = tls_rec_read(&p->ho->rec, p->fd[0], buf, n);
+        return r == STREAM_AGAIN ? -1 : r == STREAM_ERR ? -2 : r;
+    }
+    tls_handover_enter(p->ho); /* the handshake runs in the first reads */
+    r = bu_ssl_read(p->ssl, buf, n, NULL);
+    tls_handover_leave();
+    try_handover(p);
+    return r;
+}
+
+/* Writes to fd[i], same convention. */
+static ssize_t side_send(struct pair *p, int i, const void *buf, size_t n)
+{
+    ssize_t r;
+    if (i == 1 || !p->ho) {
+        r = send(p->fd[i], buf, n, MSG_NOSIGNAL);
+        return r >= 0 ? r : errno == EAGAIN || errno == EINTR ? -1 : -2;
+    }
+    if (p->on_rec) {
+        r = tls_rec_write(&p->ho->rec, p->fd[0], buf, n);
+        return r == STREAM_AGAIN ? -1 : r == STREAM_ERR ? -2 : r;
+    }
+    tls_handover_enter(p->ho);
+    r = bu_ssl_write(p->ssl, buf, n);
+    tls_handover_leave();
+    try_handover(p);
+    return r;
+}
+
+/* After a read of r > 0 bytes from fd[i]: true when the socket is known to be empty and no
+ * TLS layer holds bytes, so that only a new event can bring more. */
+static bool side_drained(const struct pair *p, int i, ssize_t r)
+{
+    if (i == 1 || !p->ho)
+        return r < DIR_BUF; /* a short read emptied the socket */
+    if (p->on_rec)
+        return tls_rec_drained(&p->ho->rec) && !tls_rec_pending(&p->ho->rec);
+    return false; /* OpenSSL: read on until it wants more (the upgrade only) */
 }
 
 static void dir_end(struct dir *d)
 {
-    if (!d->ended) {
-        d->ended = true;
-        shutdown(d->to, SHUT_WR);
-    }
+    if (d->ended)
+        return;
+    d->ended = true;
+    struct pair *p = d->pair;
+    if (d == &p->d[1] && p->on_rec && tls_rec_shutdown(&p->ho->rec, d->to) == 0)
+        return; /* close_notify and FIN sent */
+    if (d == &p->d[1] && p->ssl)
+        SSL_shutdown(p->ssl); /* best effort: a benchmark's connections end with the run */
+    shutdown(d->to, SHUT_WR);
 }
 
 /* ---- epoll ---------------------------------------------------------------------------------- */
 
 static int epfd;
 
-/* Both sockets go into the epoll set at once, to be read. */
+/* Both sockets go into the epoll set once, edge-triggered, for reading and writing. */
 static void ep_add(struct pair *p)
 {
     for (int i = 0; i < 2; i++) {
-        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &p->d[i]};
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLET, .data.ptr = &p->d[i]};
         epoll_ctl(epfd, EPOLL_CTL_ADD, p->fd[i], &ev);
-        p->armed[i] = EPOLLIN;
-    }
-}
-
-/* fd[i] is read while d[i] holds nothing and written while d[1-i] holds bytes. */
-static void ep_interest(struct pair *p)
-{
-    for (int i = 0; i < 2; i++) {
-        unsigned want = 0;
-        if (!p->d[i].ended && p->d[i].off == p->d[i].len)
-            want |= EPOLLIN;
-        if (p->d[1 - i].off < p->d[1 - i].len)
-            want |= EPOLLOUT;
-        if (want == p->armed[i])
-            continue;
-        struct epoll_event ev = {.events = want, .data.ptr = &p->d[i]};
-        epoll_ctl(epfd, EPOLL_CTL_MOD, p->fd[i], &ev);
-        p->armed[i] = want;
     }
 }
 
 /* Writes what d holds; false when the socket stopped taking it. */
 static bool ep_flush(struct dir *d)
 {
+    struct pair *p = d->pair;
+    int to = d == &p->d[0] ? 1 : 0;
     while (d->off < d->len) {
-        ssize_t w = send(d->to, d->buf + d->off, d->len - d->off, MSG_NOSIGNAL);
+        ssize_t w = side_send(p, to, d->buf + d->off, d->len - d->off);
         if (w < 0) {
-            if (errno == EAGAIN || errno == EINTR)
+            if (w == -1)
                 return false;
             d->off = d->len;
             dir_end(d);
@@ -152,6 +246,30 @@ static bool ep_flush(struct dir *d)
         d->off += (unsigned)w;
     }
     return true;
+}
+
+/* Moves d's bytes: writes what it holds, then reads and writes on while its source may hold
+ * more and its target takes it. */
+static void ep_pump(struct dir *d)
+{
+    struct pair *p = d->pair;
+    int i = d == &p->d[0] ? 0 : 1;
+    for (;;) {
+        if (d->off < d->len && !ep_flush(d))
+            return; /* the target is full: its EPOLLOUT resumes */
+        if (d->ended || d->drained)
+            return;
+        ssize_t r = side_recv(p, i, d->buf, DIR_BUF);
+        if (r > 0) {
+            d->off = 0;
+            d->len = (unsigned)r;
+            d->drained = side_drained(p, i, r);
+        } else if (r == -1) {
+            d->drained = true;
+        } else {
+            dir_end(d);
+        }
+    }
 }
 
 /* Pairs closed during the current epoll batch: a later event of the same batch may still
@@ -165,27 +283,20 @@ static void ep_on_event(struct dir *d, unsigned events)
         return;
     int i = d == &p->d[0] ? 0 : 1;
     struct dir *back = &p->d[1 - i]; /* the direction that writes to this socket */
-    if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && back->off < back->len)
-        ep_flush(back);
-    if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) && !d->ended && d->off == d->len) {
-        ssize_t r = recv(d->from, d->buf, DIR_BUF, 0);
-        if (r > 0) {
-            d->off = 0;
-            d->len = (unsigned)r;
-            ep_flush(d);
-        } else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
-            dir_end(d);
-        }
-    }
+    if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+        d->drained = false;
+    if (i == 0 && p->ssl_wants_write && (events & EPOLLOUT))
+        d->drained = false; /* the handshake goes on in the next read */
+    if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+        ep_pump(back);
+    ep_pump(d);
     if (p->d[0].ended && p->d[1].ended) {
         close(p->fd[0]); /* close() removes both sockets from the epoll set */
         close(p->fd[1]);
         p->closed = true;
         p->next_closed = closed_pairs;
         closed_pairs = p;
-        return;
     }
-    ep_interest(p);
 }
 
 static int run_epoll(int lfd)
@@ -332,7 +443,7 @@ static int run_io_uring(int lfd)
 
 int main(int argc, char **argv)
 {
-    const char *listen_at = NULL, *to = NULL, *io = "epoll";
+    const char *listen_at = NULL, *to = NULL, *io = "epoll", *cert = NULL, *key = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
             listen_at = argv[++i];
@@ -340,13 +451,16 @@ int main(int argc, char **argv)
             to = argv[++i];
         } else if (strcmp(argv[i], "--io") == 0 && i + 1 < argc) {
             io = argv[++i];
+        } else if (strcmp(argv[i], "--tls") == 0 && i + 2 < argc) {
+            cert = argv[++i];
+            key = argv[++i];
         } else {
             usage();
             return strcmp(argv[i], "--help") == 0 ? 0 : 2;
         }
     }
     bool uring = strcmp(io, "io_uring") == 0;
-    if (!listen_at || !to || (!uring && strcmp(io, "epoll") != 0)) {
+    if (!listen_at || !to || (!uring && strcmp(io, "epoll") != 0) || (uring && cert)) {
         usage();
         return 2;
     }
@@ -354,6 +468,8 @@ int main(int argc, char **argv)
     if (bu_parse_loopback(listen_at, &sa, "wsrelay: --listen") < 0
         || bu_parse_loopback(to, &backend, "wsrelay: --to") < 0)
         return 2;
+    if (cert && !(tls_ctx = bu_tls_server_ctx(cert, key, true)))
+        return 1;
     bu_raise_nofile();
     signal(SIGPIPE, SIG_IGN);
     int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | (uring ? 0 : SOCK_NONBLOCK), 0);
@@ -364,6 +480,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "wsrelay: cannot listen on %s: %s\n", listen_at, strerror(errno));
         return 1;
     }
-    fprintf(stderr, "wsrelay: listening on %s, relaying to %s with %s\n", listen_at, to, io);
+    fprintf(stderr, "wsrelay: listening on %s%s, relaying to %s with %s\n", listen_at,
+            cert ? " (TLS)" : "", to, io);
     return uring ? run_io_uring(lfd) : run_epoll(lfd);
 }
