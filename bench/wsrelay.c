@@ -53,6 +53,7 @@ struct dir {
     unsigned off, len;
     bool ended;     /* EOF or an error: no more bytes this way */
     bool drained;   /* epoll: the last read found the source empty; its next event clears it */
+    bool hup;       /* epoll: the source reported its peer's FIN: read on until EOF */
     bool in_flight; /* io_uring: an operation of this direction is submitted */
     uint8_t buf[DIR_BUF];
 };
@@ -223,7 +224,8 @@ static int epfd;
 static void ep_add(struct pair *p)
 {
     for (int i = 0; i < 2; i++) {
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLET, .data.ptr = &p->d[i]};
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+                                 .data.ptr = &p->d[i]};
         epoll_ctl(epfd, EPOLL_CTL_ADD, p->fd[i], &ev);
     }
 }
@@ -263,7 +265,8 @@ static void ep_pump(struct dir *d)
         if (r > 0) {
             d->off = 0;
             d->len = (unsigned)r;
-            d->drained = side_drained(p, i, r);
+            /* A FIN that came with the last bytes brings no event of its own. */
+            d->drained = !d->hup && side_drained(p, i, r);
         } else if (r == -1) {
             d->drained = true;
         } else {
@@ -283,8 +286,10 @@ static void ep_on_event(struct dir *d, unsigned events)
         return;
     int i = d == &p->d[0] ? 0 : 1;
     struct dir *back = &p->d[1 - i]; /* the direction that writes to this socket */
-    if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP))
         d->drained = false;
+    if (events & (EPOLLRDHUP | EPOLLERR | EPOLLHUP))
+        d->hup = true;
     if (i == 0 && p->ssl_wants_write && (events & EPOLLOUT))
         d->drained = false; /* the handshake goes on in the next read */
     if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
