@@ -166,8 +166,7 @@ static ssize_t side_recv(struct pair *p, int i, void *buf, size_t n)
         r = tls_rec_read(&p->ho->rec, p->fd[0], buf, n);
         return r == STREAM_AGAIN ? -1 : r == STREAM_ERR ? -2 : r;
     }
-    if (!p->ho->never)
-        tls_handover_enter(p->ho); /* the handshake runs in the first reads */
+    tls_handover_enter(p->ho); /* the handshake runs in the first reads */
     r = bu_ssl_read(p->ssl, buf, n, NULL);
     tls_handover_leave();
     try_handover(p);
@@ -186,8 +185,7 @@ static ssize_t side_send(struct pair *p, int i, const void *buf, size_t n)
         r = tls_rec_write(&p->ho->rec, p->fd[0], buf, n);
         return r == STREAM_AGAIN ? -1 : r == STREAM_ERR ? -2 : r;
     }
-    if (!p->ho->never)
-        tls_handover_enter(p->ho);
+    tls_handover_enter(p->ho);
     r = bu_ssl_write(p->ssl, buf, n);
     tls_handover_leave();
     try_handover(p);
