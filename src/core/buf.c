@@ -106,14 +106,22 @@ int buf_append(struct buf *b, const void *p, size_t n)
     return 0;
 }
 
-void buf_pool_drain(void)
+size_t buf_pool_shrink(size_t keep)
 {
-    while (pool_free) {
+    size_t freed = 0;
+    while (pool_nfree > keep) {
         struct chunk *c = pool_free;
         pool_free = c->next;
+        pool_nfree--;
         free(c);
+        freed++;
     }
-    pool_nfree = 0;
+    return freed;
+}
+
+void buf_pool_drain(void)
+{
+    buf_pool_shrink(0);
 }
 
 size_t buf_pool_in_use(void)

@@ -57,6 +57,9 @@ void buf_free(struct buf *b);
 /* Appends bytes; returns -1 if they do not fit in one chunk. */
 int buf_append(struct buf *b, const void *p, size_t n);
 
+/* Frees free chunks of the calling thread's pool beyond keep; returns how many it freed. */
+size_t buf_pool_shrink(size_t keep);
+
 /* Frees the calling thread's pool (at thread exit). */
 void buf_pool_drain(void);
 

@@ -65,6 +65,7 @@ struct conn_worker {
     struct ev_loop loop;
     struct conn *conns;      /* all live connections of this thread (for drain) */
     size_t nconns;
+    size_t nconns_peak;      /* most connections at once since memory was last trimmed */
     bool draining;
     uint64_t drain_deadline; /* ev_now() ms after which tunnels are closed with 1001 */
     const struct proxy_settings *ps;

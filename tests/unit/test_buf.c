@@ -26,6 +26,22 @@ int main(void)
     ok(b.head == 0, "compacted");
     buf_free(&b);
     ok(b.data == NULL && buf_pool_in_use() == 0, "free returns the chunk");
+
+    buf_pool_drain();
+    struct buf many[5] = { 0 };
+    for (int i = 0; i < 5; i++)
+        buf_reserve(&many[i]);
+    for (int i = 0; i < 5; i++)
+        buf_free(&many[i]);
+    is_int(buf_pool_shrink(2), 3, "shrink frees the free chunks beyond those kept");
+    is_int(buf_pool_shrink(2), 0, "and nothing more the second time");
+    ok(buf_reserve(&b) == 0 && buf_reserve(&many[0]) == 0 && buf_reserve(&many[1]) == 0,
+       "the pool still serves after a shrink");
+    is_int(buf_pool_shrink(0), 0, "chunks in use are not the pool's to free");
+    buf_free(&b);
+    buf_free(&many[0]);
+    buf_free(&many[1]);
+    is_int(buf_pool_shrink(0), 3, "once returned they are");
     buf_pool_drain();
     return tap_done();
 }
