@@ -15,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from helpers import BACKENDS, NODE, PYTHON, Backend, Gateway, free_port, wssgate_bin  # noqa: E402
-from helpers import RawBackend  # noqa: E402
+from helpers import RawBackend, is_sanitized_binary  # noqa: E402
 
 # 1,000 concurrent tunnels need ~2,000 descriptors in the gateway and 1,000 here; children inherit.
 _soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -28,6 +28,22 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
     setattr(item, "rep_" + rep.when, rep)
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "release_build: measures what ASan changes (the allocator, RSS); skipped "
+        "against the ASan build, run by scripts/run-tests against the plain build")
+
+
+def pytest_collection_modifyitems(config, items):
+    if not is_sanitized_binary():
+        return
+    skip = pytest.mark.skip(reason="needs the plain build (ASan has its own allocator); "
+                            "scripts/run-tests runs it against build/wssgate")
+    for item in items:
+        if "release_build" in item.keywords:
+            item.add_marker(skip)
 
 
 def pytest_report_header(config):

@@ -10,8 +10,7 @@ import time
 
 import pytest
 
-from helpers import (free_port, host_cert, is_sanitized_binary, wait_until, ws_frame,
-                     ws_upgrade_request, wssgate_bin)
+from helpers import free_port, host_cert, wait_until, ws_frame, ws_upgrade_request, wssgate_bin
 
 OFFLOADED = "TLS records of this tunnel now sealed by wssgate"
 
@@ -239,13 +238,12 @@ def test_command_line_log_options_win_over_error_log(work, start_gateway, ws_bac
             assert after == before, "the configuration's error_log got the lines too"
 
 
+@pytest.mark.release_build
 def test_memory_goes_back_after_a_mass_close(gw_ws):
     """2,000 idle tunnels open and close: the gateway hands the freed heap back to the system
     (malloc_trim once half the connections since the peak are gone), where glibc alone would
     keep the RSS at its peak. The second round is measured, after the pools and the allocator
     reached their working size in the first."""
-    if is_sanitized_binary():
-        pytest.skip("ASan keeps freed memory in quarantine: the RSS tells nothing here")
     gw = gw_ws()
     for _ in range(2):
         r = wsload(gw, "--conns", "2000", "--hold", "0.5", "--pid", str(gw.pid), mode="idle")
