@@ -701,16 +701,21 @@ void conn_abort(struct conn *c, const char *reason)
 /* glibc keeps what closed connections freed, and the buffer pool keeps up to 4 MiB of
  * chunks: after 10,000 tunnels come and go, the RSS would stay at its peak for the life of the
  * process (nginx's and HAProxy's do). Once half the connections since the last peak are gone,
- * and at least TRIM_MIN_CLOSES of them, the pool keeps one chunk per live connection and the
- * free pages go back to the system. That is one trim per halving: a mass close of 10,000
- * tunnels costs six or seven (0.5-2.5 ms each, ~8 ms in all), a steady load none. */
+ * and at least TRIM_MIN_CLOSES of them, the pool keeps a chunk per four live connections (idle
+ * tunnels hold none; traffic takes more back at one malloc each) and the free pages go back to
+ * the system; once a worker that trimmed so is left with no connection at all, it trims a last
+ * time. A mass close of 10,000 tunnels thus costs seven or eight trims (0.5-2.5 ms each, ~8 ms
+ * in all), a steady load none. */
 static void trim_after_closes(struct conn_worker *w)
 {
-    if (w->nconns > w->nconns_peak / 2 || w->nconns_peak - w->nconns < TRIM_MIN_CLOSES)
+    bool halved = w->nconns <= w->nconns_peak / 2 &&
+                  w->nconns_peak - w->nconns >= TRIM_MIN_CLOSES;
+    if (!halved && !(w->nconns == 0 && w->trim_at_zero))
         return;
-    buf_pool_shrink(w->nconns);
+    buf_pool_shrink(w->nconns / 4);
     malloc_trim(0);
     w->nconns_peak = w->nconns;
+    w->trim_at_zero = w->nconns > 0;
 }
 
 static void on_free(struct ev_loop *loop, struct ev_defer *d)

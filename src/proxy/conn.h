@@ -66,6 +66,7 @@ struct conn_worker {
     struct conn *conns;      /* all live connections of this thread (for drain) */
     size_t nconns;
     size_t nconns_peak;      /* most connections at once since memory was last trimmed */
+    bool trim_at_zero;       /* trimmed during this fall: trim once more when none are left */
     bool draining;
     uint64_t drain_deadline; /* ev_now() ms after which tunnels are closed with 1001 */
     const struct proxy_settings *ps;
