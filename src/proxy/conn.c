@@ -3,6 +3,7 @@
 #include "proxy/conn.h"
 
 #include "core/container.h"
+#include "core/mem_trim.h"
 #include "http/h1_write.h"
 #include "http/uri.h"
 #include "obs/log.h"
@@ -11,7 +12,6 @@
 #include "tls/tls_stream.h"
 
 #include <errno.h>
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +20,6 @@
 /* After an error response: how long to read and discard what the client still sends, so our
  * close does not turn into a reset that destroys the response before the client reads it. */
 #define LINGER_MS 2000
-/* Fewest closes since the peak worth a malloc_trim (see trim_after_closes). */
-#define TRIM_MIN_CLOSES 256
 
 static void on_client_io(struct ev_loop *loop, struct ev_io *io, unsigned events);
 static void on_timer(struct ev_loop *loop, struct ev_timer *t);
@@ -63,8 +61,8 @@ void conn_accept(struct conn_worker *w, int fd, const struct net_addr *peer,
     if (w->conns)
         w->conns->prev = c;
     w->conns = c;
-    if (++w->nconns > w->nconns_peak)
-        w->nconns_peak = w->nconns;
+    w->nconns++;
+    mem_trim_opened();
     ev_timer_start(&w->loop, &c->timer, lst->tls ? w->ps->handshake_ms : w->ps->header_ms);
     if (ev_io_set(&w->loop, &c->io, EV_READ) < 0)
         conn_close(c, "epoll failed");
@@ -698,26 +696,6 @@ void conn_abort(struct conn *c, const char *reason)
     ev_defer_queue(&c->w->loop, &c->closer);
 }
 
-/* glibc keeps what closed connections freed, and the buffer pool keeps up to 4 MiB of
- * chunks: after 10,000 tunnels come and go, the RSS would stay at its peak for the life of the
- * process (nginx's and HAProxy's do). Once half the connections since the last peak are gone,
- * and at least TRIM_MIN_CLOSES of them, the pool keeps a chunk per four live connections (idle
- * tunnels hold none; traffic takes more back at one malloc each) and the free pages go back to
- * the system; once a worker that trimmed so is left with no connection at all, it trims a last
- * time. A mass close of 10,000 tunnels thus costs seven or eight trims (0.5-2.5 ms each, ~8 ms
- * in all), a steady load none. */
-static void trim_after_closes(struct conn_worker *w)
-{
-    bool halved = w->nconns <= w->nconns_peak / 2 &&
-                  w->nconns_peak - w->nconns >= TRIM_MIN_CLOSES;
-    if (!halved && !(w->nconns == 0 && w->trim_at_zero))
-        return;
-    buf_pool_shrink(w->nconns / 4);
-    malloc_trim(0);
-    w->nconns_peak = w->nconns;
-    w->trim_at_zero = w->nconns > 0;
-}
-
 static void on_free(struct ev_loop *loop, struct ev_defer *d)
 {
     struct conn *c = container_of(d, struct conn, closer);
@@ -747,7 +725,7 @@ static void on_free(struct ev_loop *loop, struct ev_defer *d)
         c->next->prev = c->prev;
     w->nconns--;
     free(c);
-    trim_after_closes(w);
+    mem_trim_closed(&w->trim_seen, w->nconns, w->draining);
 }
 
 void conn_drain(struct conn *c)

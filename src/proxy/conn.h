@@ -18,6 +18,7 @@
 #define WSSGATE_PROXY_CONN_H
 
 #include "core/buf.h"
+#include "core/mem_trim.h"
 #include "core/str.h"
 #include "ev/loop.h"
 #include "http/h1_chunked.h"
@@ -65,8 +66,7 @@ struct conn_worker {
     struct ev_loop loop;
     struct conn *conns;      /* all live connections of this thread (for drain) */
     size_t nconns;
-    size_t nconns_peak;      /* most connections at once since memory was last trimmed */
-    bool trim_at_zero;       /* trimmed during this fall: trim once more when none are left */
+    struct mem_trim_seen trim_seen;
     bool draining;
     uint64_t drain_deadline; /* ev_now() ms after which tunnels are closed with 1001 */
     const struct proxy_settings *ps;
