@@ -1,15 +1,20 @@
-/* The "wssgate" provider: one algorithm, TLS13-KDF, that forwards every call to the TLS13-KDF
- * of the provider OpenSSL would otherwise use and, when a tap is armed on the thread, passes
- * the application traffic secrets it sees to it. See tls_kdf_tap.h. */
+/* The "wssgate" provider: one algorithm, TLS13-KDF, computed here for what libssl asks and
+ * forwarded to the TLS13-KDF of the provider OpenSSL would otherwise use for the rest; when a
+ * tap is armed on the thread, it is shown the application traffic secrets. See
+ * tls_kdf_tap.h. */
 #include "tls/tls_kdf_tap.h"
+
+#include "tls/tls13_hkdf.h"
 
 #include <openssl/core_dispatch.h>
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/kdf.h>
 #include <openssl/params.h>
 #include <openssl/provider.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,16 +28,29 @@ static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 static _Thread_local tls_kdf_tap_fn *tap_fn;
 static _Thread_local void *tap_arg;
 
+/* A TLS13-KDF context. libssl makes one per derivation and passes every parameter with the
+ * derivation; such a context is derived here, natively (tls13_hkdf.c), for SHA-256 and
+ * SHA-384. Anything else (a parameter set beforehand, another digest, a property query, sizes
+ * out of bounds) goes to the inner context, which first gets the parameters of any native
+ * derivation so that it holds what OpenSSL's own context would. */
 struct tap_ctx {
-    EVP_KDF_CTX *inner;
-    int secret; /* enum tls_kdf_secret for an application traffic label, else -1 */
+    EVP_KDF_CTX *inner; /* made when first needed */
+    int secret;         /* enum tls_kdf_secret for an application traffic label, else -1 */
+    bool fresh;         /* nothing set or derived yet: the native path may take it */
+    bool replay;        /* a native derivation's parameters are owed to inner */
+    struct native {
+        int mode;
+        enum tls13_hash hash;
+        bool has_key, has_salt, has_data;
+        uint8_t key[TLS13_MAX_HASH], salt[TLS13_MAX_HASH];
+        size_t key_len, salt_len, prefix_len, label_len, data_len;
+        uint8_t prefix[32], label[64], data[TLS13_MAX_HASH];
+    } n;
 };
 
-static int label_secret(const OSSL_PARAM *p)
+static int label_secret(const void *v, size_t n)
 {
-    const void *v = NULL;
-    size_t n = 0;
-    if (!p || OSSL_PARAM_get_octet_string_ptr(p, &v, &n) != 1 || n != 12)
+    if (n != 12)
         return -1;
     if (memcmp(v, "c ap traffic", 12) == 0)
         return TLS_KDF_CLIENT_APP;
@@ -41,28 +59,20 @@ static int label_secret(const OSSL_PARAM *p)
     return -1;
 }
 
-/* A context around inner (NULL: out of memory, and nothing is left behind). */
-static struct tap_ctx *wrap(EVP_KDF_CTX *inner, int secret)
+static void clear_native(struct tap_ctx *c)
 {
-    struct tap_ctx *c = inner ? malloc(sizeof(*c)) : NULL;
-    if (!c) {
-        EVP_KDF_CTX_free(inner);
-        return NULL;
-    }
-    *c = (struct tap_ctx){.inner = inner, .secret = secret};
-    return c;
+    OPENSSL_cleanse(&c->n, sizeof(c->n));
 }
 
 static void *tap_newctx(void *provctx)
 {
     (void)provctx;
-    return wrap(EVP_KDF_CTX_new(inner_kdf), -1);
-}
-
-static void *tap_dupctx(void *vctx)
-{
-    const struct tap_ctx *src = vctx;
-    return wrap(EVP_KDF_CTX_dup(src->inner), src->secret);
+    struct tap_ctx *c = calloc(1, sizeof(*c));
+    if (c) {
+        c->secret = -1;
+        c->fresh = true;
+    }
+    return c;
 }
 
 static void tap_freectx(void *vctx)
@@ -70,37 +80,198 @@ static void tap_freectx(void *vctx)
     struct tap_ctx *c = vctx;
     if (c) {
         EVP_KDF_CTX_free(c->inner);
+        clear_native(c);
         free(c);
     }
+}
+
+static const char *const hash_name[] = {"SHA2-256", "SHA2-384"};
+
+/* The inner context, holding the parameters of the native derivation if there was one. */
+static EVP_KDF_CTX *inner_of(struct tap_ctx *c)
+{
+    if (!c->inner && !(c->inner = EVP_KDF_CTX_new(inner_kdf)))
+        return NULL;
+    if (c->replay) {
+        struct native *n = &c->n;
+        OSSL_PARAM p[8], *q = p;
+        *q++ = OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &n->mode);
+        *q++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
+                                                (char *)hash_name[n->hash], 0);
+        if (n->has_key)
+            *q++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, n->key, n->key_len);
+        if (n->has_salt)
+            *q++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, n->salt, n->salt_len);
+        *q++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_PREFIX, n->prefix, n->prefix_len);
+        *q++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_LABEL, n->label, n->label_len);
+        if (n->has_data)
+            *q++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_DATA, n->data, n->data_len);
+        *q = OSSL_PARAM_construct_end();
+        if (EVP_KDF_CTX_set_params(c->inner, p) != 1)
+            return NULL;
+        c->replay = false;
+        clear_native(c);
+    }
+    return c->inner;
+}
+
+/* A copy exactly when the inner provider can copy (OpenSSL 3.0's TLS13-KDF cannot). */
+static void *tap_dupctx(void *vctx)
+{
+    struct tap_ctx *src = vctx;
+    EVP_KDF_CTX *inner = inner_of(src);
+    EVP_KDF_CTX *copy = inner ? EVP_KDF_CTX_dup(inner) : NULL;
+    struct tap_ctx *c = copy ? malloc(sizeof(*c)) : NULL;
+    if (!c) {
+        EVP_KDF_CTX_free(copy);
+        return NULL;
+    }
+    *c = *src;
+    c->inner = copy;
+    return c;
 }
 
 static void tap_reset(void *vctx)
 {
     struct tap_ctx *c = vctx;
-    EVP_KDF_CTX_reset(c->inner);
+    if (c->inner)
+        EVP_KDF_CTX_reset(c->inner);
+    clear_native(c);
     c->secret = -1;
+    c->fresh = true;
+    c->replay = false;
 }
 
 /* The label names the secret being derived; it comes with the derivation or before it. */
 static void note_label(struct tap_ctx *c, const OSSL_PARAM params[])
 {
     const OSSL_PARAM *label = params ? OSSL_PARAM_locate_const(params, OSSL_KDF_PARAM_LABEL) : NULL;
+    const void *v = NULL;
+    size_t n = 0;
     if (label)
-        c->secret = label_secret(label);
+        c->secret = OSSL_PARAM_get_octet_string_ptr(label, &v, &n) == 1 ? label_secret(v, n) : -1;
 }
 
 static int tap_set_ctx_params(void *vctx, const OSSL_PARAM params[])
 {
     struct tap_ctx *c = vctx;
+    EVP_KDF_CTX *inner = inner_of(c);
+    c->fresh = false;
     note_label(c, params);
-    return EVP_KDF_CTX_set_params(c->inner, params);
+    return inner ? EVP_KDF_CTX_set_params(inner, params) : 0;
+}
+
+static bool take_octets(const OSSL_PARAM *p, uint8_t *dst, size_t cap, size_t *len)
+{
+    const void *v = NULL;
+    size_t n = 0;
+    if (OSSL_PARAM_get_octet_string_ptr(p, &v, &n) != 1 || n > cap)
+        return false;
+    if (n)
+        memcpy(dst, v, n);
+    *len = n;
+    return true;
+}
+
+/* Reads a derivation's parameters into c->n; false for anything the native path leaves to
+ * OpenSSL. */
+static bool read_native(struct native *n, const OSSL_PARAM params[])
+{
+    bool mode = false, digest = false, prefix = false, label = false;
+    for (const OSSL_PARAM *p = params; p && p->key; p++) {
+        const char *k = p->key;
+        if (strcmp(k, OSSL_KDF_PARAM_MODE) == 0) {
+            if (p->data_type != OSSL_PARAM_INTEGER || OSSL_PARAM_get_int(p, &n->mode) != 1 ||
+                (n->mode != EVP_KDF_HKDF_MODE_EXTRACT_ONLY &&
+                 n->mode != EVP_KDF_HKDF_MODE_EXPAND_ONLY))
+                return false;
+            mode = true;
+        } else if (strcmp(k, OSSL_KDF_PARAM_DIGEST) == 0) {
+            const char *d = NULL;
+            if (OSSL_PARAM_get_utf8_string_ptr(p, &d) != 1)
+                return false;
+            if (strcmp(d, "SHA2-256") == 0 || strcmp(d, "SHA256") == 0)
+                n->hash = TLS13_SHA256;
+            else if (strcmp(d, "SHA2-384") == 0 || strcmp(d, "SHA384") == 0)
+                n->hash = TLS13_SHA384;
+            else
+                return false;
+            digest = true;
+        } else if (strcmp(k, OSSL_KDF_PARAM_KEY) == 0) {
+            if (!(n->has_key = take_octets(p, n->key, sizeof(n->key), &n->key_len)))
+                return false;
+        } else if (strcmp(k, OSSL_KDF_PARAM_SALT) == 0) {
+            if (!(n->has_salt = take_octets(p, n->salt, sizeof(n->salt), &n->salt_len)))
+                return false;
+        } else if (strcmp(k, OSSL_KDF_PARAM_PREFIX) == 0) {
+            if (!(prefix = take_octets(p, n->prefix, sizeof(n->prefix), &n->prefix_len)))
+                return false;
+        } else if (strcmp(k, OSSL_KDF_PARAM_LABEL) == 0) {
+            if (!(label = take_octets(p, n->label, sizeof(n->label), &n->label_len)))
+                return false;
+        } else if (strcmp(k, OSSL_KDF_PARAM_DATA) == 0) {
+            if (!(n->has_data = take_octets(p, n->data, sizeof(n->data), &n->data_len)))
+                return false;
+        } else {
+            return false; /* properties, or anything newer than this code */
+        }
+    }
+    return mode && digest && prefix && label;
+}
+
+/* RFC 8446 §7.1 as OpenSSL's TLS13-KDF computes it: EXPAND_ONLY is HKDF-Expand-Label(key,
+ * prefix || label, data, outlen); EXTRACT_ONLY is HKDF-Extract(salt, key), where a missing key
+ * is HashLen zeros and a given salt (the previous secret) first becomes
+ * Derive-Secret(salt, label, "") — the "derived" step. 1 done, 0 failed, -1 not taken. */
+static int derive_native(struct native *n, uint8_t *out, size_t outlen)
+{
+    size_t hl = tls13_hash_len(n->hash);
+    if (n->mode == EVP_KDF_HKDF_MODE_EXPAND_ONLY) {
+        if (!n->has_key || outlen == 0 || outlen > 255 * hl)
+            return -1;
+        return tls13_hkdf_expand_label(n->hash, n->key, n->key_len, n->prefix, n->prefix_len,
+                                       n->label, n->label_len, n->has_data ? n->data : NULL,
+                                       n->has_data ? n->data_len : 0, out, outlen) == 0;
+    }
+    static const uint8_t zeros[TLS13_MAX_HASH];
+    const uint8_t *empty = tls13_empty_hash(n->hash);
+    if (outlen != hl || !empty || (n->has_salt && n->salt_len != hl))
+        return -1;
+    uint8_t derived[TLS13_MAX_HASH];
+    const uint8_t *salt = NULL;
+    size_t salt_len = 0;
+    if (n->has_salt) {
+        if (tls13_hkdf_expand_label(n->hash, n->salt, n->salt_len, n->prefix, n->prefix_len,
+                                    n->label, n->label_len, empty, hl, derived, hl) < 0)
+            return 0;
+        salt = derived;
+        salt_len = hl;
+    }
+    int rc = tls13_hkdf_extract(n->hash, salt, salt_len, n->has_key ? n->key : zeros,
+                                n->has_key ? n->key_len : hl, out) == 0;
+    OPENSSL_cleanse(derived, sizeof(derived));
+    return rc;
 }
 
 static int tap_derive(void *vctx, unsigned char *out, size_t outlen, const OSSL_PARAM params[])
 {
     struct tap_ctx *c = vctx;
     note_label(c, params);
-    if (EVP_KDF_derive(c->inner, out, outlen, params) != 1)
+    int rc = -1;
+    if (c->fresh) {
+        c->fresh = false;
+        if (read_native(&c->n, params)) {
+            rc = derive_native(&c->n, out, outlen);
+            c->replay = rc >= 0;
+        }
+        if (!c->replay)
+            clear_native(c);
+    }
+    if (rc < 0) {
+        EVP_KDF_CTX *inner = inner_of(c);
+        rc = inner && EVP_KDF_derive(inner, out, outlen, params) == 1;
+    }
+    if (rc != 1)
         return 0;
     /* Only expansions carry a label that names a traffic secret; an extraction's label is
      * "derived". */
@@ -111,8 +282,8 @@ static int tap_derive(void *vctx, unsigned char *out, size_t outlen, const OSSL_
 
 static int tap_get_ctx_params(void *vctx, OSSL_PARAM params[])
 {
-    const struct tap_ctx *c = vctx;
-    return EVP_KDF_CTX_get_params(c->inner, params);
+    EVP_KDF_CTX *inner = inner_of(vctx);
+    return inner ? EVP_KDF_CTX_get_params(inner, params) : 0;
 }
 
 static const OSSL_PARAM *tap_settable_ctx_params(void *vctx, void *provctx)

@@ -2,9 +2,14 @@
  * ("TLS13-KDF") and shows the two application traffic secrets ("c ap traffic", "s ap traffic")
  * to the tap armed on the calling thread, as raw bytes. It replaces the key-log callback,
  * through which OpenSSL 3.0 formats five hex lines per handshake (~35 µs) to hand out the same
- * two secrets. Contexts opt in with the property query below; every derivation is still done
- * by the provider that would have done it, and its output is unchanged. (Where openssl.cnf
- * requires fips=yes, the tap, which lacks that property, is never selected.) */
+ * two secrets. Contexts opt in with the property query below.
+ *
+ * The derivations libssl asks for (a fresh context, every parameter given with the derivation,
+ * SHA-256 or SHA-384) are computed here on tls13_hkdf.c, byte for byte what OpenSSL's
+ * TLS13-KDF gives (tests/unit/test_kdf_tap.c): OpenSSL 3.0 spends half of each derivation
+ * fetching and setting up, ~10 k instructions, ~20 times a handshake. Everything else goes to
+ * the provider that would have done it. (Where openssl.cnf requires fips=yes, the tap, which
+ * lacks that property, is never selected.) */
 #ifndef WSSGATE_TLS_TLS_KDF_TAP_H
 #define WSSGATE_TLS_TLS_KDF_TAP_H
 

@@ -4,6 +4,7 @@
 
 #include "net/stream.h"
 #include "net/sys_io.h"
+#include "tls/tls13_hkdf.h"
 
 #include <endian.h>
 #include <errno.h>
@@ -71,7 +72,6 @@ struct aead {
 
 #define N_SUITES 3
 static struct aead aeads[N_SUITES];
-static EVP_MAC *hmac;
 static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
 
 static bool names_include(const char *names, const char *name)
@@ -142,7 +142,6 @@ static void fetch_algorithms(void)
     fetch_aead(&aeads[0], "AES-128-GCM");
     fetch_aead(&aeads[1], "AES-256-GCM");
     fetch_aead(&aeads[2], "ChaCha20-Poly1305");
-    hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
 }
 
 static int suite_index(unsigned suite)
@@ -207,17 +206,11 @@ static void *keyed_ctx(const struct tls_rec *r, const struct tls_rec_dir *d, int
     return slot->ctx;
 }
 
-/* HMAC contexts, one per hash (SHA-256, SHA-384): see hmac_for(). */
-static _Thread_local EVP_MAC_CTX *hmac_ctx[2];
-
 void tls_rec_thread_fini(void)
 {
     for (int i = 0; i < CTX_SLOTS; i++)
         drop_slot(&ctx_cache[i]);
-    for (int h = 0; h < 2; h++) {
-        EVP_MAC_CTX_free(hmac_ctx[h]);
-        hmac_ctx[h] = NULL;
-    }
+    tls13_hkdf_thread_fini();
 }
 
 /* Drops this thread's expanded copy of a key that is no longer used. */
@@ -230,53 +223,17 @@ static void forget_key(uint64_t key_id)
 
 /* ---- key schedule (RFC 8446 §7.1, §7.3) ---- */
 
-/* HKDF-Expand (RFC 5869 §2.3) for the one-block outputs TLS needs here (a key, an IV, the next
- * secret: never longer than the hash), T(1) = HMAC(secret, info || 0x01), with one HMAC context
- * per thread and hash whose digest is set once. Through EVP_KDF "HKDF" each expansion made and
- * freed a context and fetched the digest again: the four of a handover cost ~80 k instructions
- * (callgrind), 3% of a handshake. The context keeps the last secret's pads, as the tunnel keeps
- * the secret itself until it closes. */
-static EVP_MAC_CTX *hmac_for(size_t secret_len)
-{
-    int h = secret_len == 48;
-    if (!hmac_ctx[h]) {
-        EVP_MAC_CTX *m = EVP_MAC_CTX_new(hmac);
-        OSSL_PARAM params[] = {
-            OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, h ? "SHA384" : "SHA256", 0),
-            OSSL_PARAM_construct_end(),
-        };
-        if (!m || EVP_MAC_CTX_set_params(m, params) != 1) {
-            EVP_MAC_CTX_free(m);
-            return NULL;
-        }
-        hmac_ctx[h] = m;
-    }
-    return hmac_ctx[h];
-}
-
-/* HKDF-Expand-Label(secret, label, "", outlen), RFC 8446 §7.1. */
+/* HKDF-Expand-Label(secret, label, "", outlen), RFC 8446 §7.1, on tls13_hkdf.c's per-thread
+ * HMAC contexts: through EVP_KDF "HKDF" the four expansions of a handover cost ~80 k
+ * instructions (callgrind), 3% of a handshake. */
 static int expand_label(const struct tls_rec *r, const uint8_t *secret, const char *label,
                         uint8_t *out, size_t outlen)
 {
-    uint8_t info[2 + 1 + 6 + 16 + 1 + 1];
-    size_t ll = strlen(label);
-    info[0] = (uint8_t)(outlen >> 8);
-    info[1] = (uint8_t)outlen;
-    info[2] = (uint8_t)(6 + ll);
-    memcpy(info + 3, "tls13 ", 6);
-    memcpy(info + 9, label, ll);
-    info[9 + ll] = 0;  /* empty context */
-    info[10 + ll] = 1; /* HKDF-Expand's block counter */
-    EVP_MAC_CTX *m = hmac_for(r->secret_len);
-    uint8_t t[EVP_MAX_MD_SIZE];
-    size_t tlen = 0;
-    if (!m || outlen > r->secret_len || EVP_MAC_init(m, secret, r->secret_len, NULL) != 1 ||
-        EVP_MAC_update(m, info, 11 + ll) != 1 || EVP_MAC_final(m, t, &tlen, sizeof(t)) != 1 ||
-        tlen < outlen)
+    enum tls13_hash h = r->secret_len == 48 ? TLS13_SHA384 : TLS13_SHA256;
+    if (outlen > r->secret_len)
         return -1;
-    memcpy(out, t, outlen);
-    OPENSSL_cleanse(t, sizeof(t));
-    return 0;
+    return tls13_hkdf_expand_label(h, secret, r->secret_len, (const uint8_t *)"tls13 ", 6,
+                                   (const uint8_t *)label, strlen(label), NULL, 0, out, outlen);
 }
 
 static int derive_keys(const struct tls_rec *r, struct tls_rec_dir *d)
@@ -307,7 +264,7 @@ int tls_rec_init(struct tls_rec *r, unsigned suite, size_t secret_len, uint64_t 
     pthread_once(&fetch_once, fetch_algorithms);
     int i = suite_index(suite);
     size_t want = suite == TLS_REC_AES_256_GCM_SHA384 ? 48 : 32;
-    if (i < 0 || !aeads[i].cipher || !hmac || secret_len != want)
+    if (i < 0 || !aeads[i].cipher || secret_len != want)
         return -1;
     r->suite = (uint16_t)suite;
     r->secret_len = (uint8_t)secret_len;

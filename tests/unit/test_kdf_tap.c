@@ -13,7 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
 #include <openssl/ssl.h>
 
 /* What one side saw: hex of each secret, from the tap and from the key log. */
@@ -179,6 +182,132 @@ static void unarmed(const char *cert, const char *key)
     SSL_CTX_free(cctx);
 }
 
+/* ---- the native derivation against OpenSSL's own TLS13-KDF, byte for byte ---- */
+
+struct kdf_call {
+    int mode;             /* EVP_KDF_HKDF_MODE_* */
+    const char *digest;   /* as a caller names it */
+    size_t key_len;       /* 0: no key parameter */
+    size_t salt_len;      /* 0: no salt parameter */
+    const char *label;
+    size_t data_len;      /* 0: no data parameter */
+    size_t outlen;
+    bool mode_as_string;  /* "EXPAND_ONLY" rather than an int: left to OpenSSL */
+    bool with_properties; /* a property query: left to OpenSSL */
+};
+
+/* Builds c's parameters over fixed pseudo-random bytes; returns the end of the array. */
+static OSSL_PARAM *kdf_params(OSSL_PARAM *p, const struct kdf_call *c, int *mode)
+{
+    static uint8_t bytes[3][64];
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 64; j++)
+            bytes[i][j] = (uint8_t)(i * 101 + j * 7 + 13);
+    *mode = c->mode;
+    if (c->mode_as_string)
+        *p++ = OSSL_PARAM_construct_utf8_string(
+            OSSL_KDF_PARAM_MODE,
+            c->mode == EVP_KDF_HKDF_MODE_EXPAND_ONLY ? "EXPAND_ONLY" : "EXTRACT_ONLY", 0);
+    else
+        *p++ = OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, mode);
+    *p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)c->digest, 0);
+    if (c->with_properties)
+        *p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_PROPERTIES, "", 0);
+    if (c->key_len)
+        *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, bytes[0], c->key_len);
+    if (c->salt_len)
+        *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, bytes[1], c->salt_len);
+    *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_PREFIX, "tls13 ", 6);
+    *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_LABEL, (char *)c->label,
+                                             strlen(c->label));
+    if (c->data_len)
+        *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_DATA, bytes[2], c->data_len);
+    *p = OSSL_PARAM_construct_end();
+    return p;
+}
+
+/* Derives c through kdf (bit 1 of the result when it worked); then, on the same context, once
+ * more with only a new label, the context keeping the rest (bit 2); then through a copy of the
+ * context, which OpenSSL 3.0's TLS13-KDF cannot make (bit 4). */
+static int kdf_run(EVP_KDF *kdf, const struct kdf_call *c, uint8_t out[3][600])
+{
+    OSSL_PARAM params[12];
+    int mode, done = 0;
+    kdf_params(params, c, &mode);
+    EVP_KDF_CTX *k = EVP_KDF_CTX_new(kdf), *d = NULL;
+    OSSL_PARAM relabel[] = {
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_LABEL, "other", 5),
+        OSSL_PARAM_construct_end(),
+    };
+    if (k && EVP_KDF_derive(k, out[0], c->outlen, params) == 1)
+        done |= 1;
+    if (k && EVP_KDF_derive(k, out[1], c->outlen, relabel) == 1)
+        done |= 2;
+    if (k && (d = EVP_KDF_CTX_dup(k)) && EVP_KDF_derive(d, out[2], c->outlen, NULL) == 1)
+        done |= 4;
+    EVP_KDF_CTX_free(d);
+    EVP_KDF_CTX_free(k);
+    ERR_clear_error();
+    return done;
+}
+
+static void native_matches_openssl(void)
+{
+    EVP_KDF *ours = EVP_KDF_fetch(NULL, "TLS13-KDF", "provider=wssgate");
+    EVP_KDF *theirs = EVP_KDF_fetch(NULL, "TLS13-KDF", "provider=default");
+    if (!ok(ours && theirs, "TLS13-KDF: ours and OpenSSL's default fetched")) {
+        EVP_KDF_free(ours);
+        EVP_KDF_free(theirs);
+        return;
+    }
+    const int X = EVP_KDF_HKDF_MODE_EXPAND_ONLY, E = EVP_KDF_HKDF_MODE_EXTRACT_ONLY;
+    static const char *const d256 = "SHA2-256", *const d384 = "SHA384";
+    const struct kdf_call calls[] = {
+        {X, d256, 32, 0, "c hs traffic", 32, 32, false, false},
+        {X, d256, 32, 0, "key", 0, 16, false, false},
+        {X, d256, 32, 0, "iv", 0, 12, false, false},
+        {X, "SHA256", 32, 0, "finished", 0, 32, false, false},
+        {X, d384, 48, 0, "s ap traffic", 48, 48, false, false},
+        {X, d384, 48, 0, "key", 0, 32, false, false},
+        {X, d256, 32, 0, "res binder", 32, 100, false, false}, /* more than one block */
+        {X, d256, 20, 0, "short key", 7, 32, false, false},
+        {E, d256, 0, 0, "derived", 0, 32, false, false},  /* early secret, no PSK */
+        {E, d256, 32, 0, "derived", 0, 32, false, false}, /* early secret from a PSK */
+        {E, d256, 32, 32, "derived", 0, 32, false, false}, /* handshake secret */
+        {E, d256, 0, 32, "derived", 0, 32, false, false},  /* master secret */
+        {E, d384, 48, 48, "derived", 0, 48, false, false},
+        {E, d384, 0, 48, "derived", 0, 48, false, false},
+        /* left to OpenSSL: */
+        {X, d256, 32, 0, "key", 0, 16, true, false},
+        {X, d256, 32, 0, "key", 0, 16, false, true},
+        {X, "SHA2-512", 64, 0, "c hs traffic", 64, 64, false, false},
+        {E, d256, 32, 20, "derived", 0, 32, false, false}, /* a salt shorter than the hash */
+        {E, d256, 32, 32, "derived", 0, 16, false, false}, /* wrong output size: both fail */
+    };
+    for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
+        const struct kdf_call *c = &calls[i];
+        uint8_t a[3][600], b[3][600];
+        memset(a, 0xAA, sizeof a);
+        memset(b, 0x55, sizeof b);
+        int ra = kdf_run(ours, c, a), rb = kdf_run(theirs, c, b);
+        bool same = ra == rb;
+        for (int step = 0; step < 3; step++)
+            if (rb & (1 << step))
+                same = same && memcmp(a[step], b[step], c->outlen) == 0;
+        char nm[240];
+        snprintf(nm, sizeof nm,
+                 "TLS13-KDF %s %s \"%s\" key %zu salt %zu data %zu → %zu%s%s: as OpenSSL's "
+                 "(derived %s, relabelled %s, copied %s)",
+                 c->mode == X ? "expand" : "extract", c->digest, c->label, c->key_len,
+                 c->salt_len, c->data_len, c->outlen, c->mode_as_string ? " (mode string)" : "",
+                 c->with_properties ? " (properties)" : "", rb & 1 ? "same bytes" : "fails",
+                 rb & 2 ? "same bytes" : "fails", rb & 4 ? "same bytes" : "fails");
+        ok(same, nm);
+    }
+    EVP_KDF_free(ours);
+    EVP_KDF_free(theirs);
+}
+
 int main(void)
 {
     char root[64], cert[128], key[128], err[512];
@@ -194,6 +323,7 @@ int main(void)
         same_as_keylog("TLS_AES_256_GCM_SHA384", 48, cert, key);
         same_as_keylog("TLS_CHACHA20_POLY1305_SHA256", 32, cert, key);
         unarmed(cert, key);
+        native_matches_openssl();
     } else {
         printf("#   %s\n", err);
     }
