@@ -7,6 +7,7 @@
 #include <openssl/params.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 static EVP_MAC *hmac;
@@ -16,9 +17,18 @@ static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
 
 static const char *const digest_name[2] = {"SHA256", "SHA384"};
 
+/* Runs before OpenSSL's own cleanup (registered after it, so called before it). */
+static void release(void)
+{
+    EVP_MAC_free(hmac);
+    hmac = NULL;
+}
+
 static void fetch(void)
 {
     hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (hmac)
+        atexit(release);
     for (int h = 0; h < 2; h++) {
         unsigned len = 0;
         EVP_MD *md = EVP_MD_fetch(NULL, digest_name[h], NULL);
@@ -29,20 +39,37 @@ static void fetch(void)
 }
 
 static _Thread_local EVP_MAC_CTX *hmac_ctx[2];
+static _Thread_local bool keyed[2]; /* the context holds a caller's secret */
 
 void tls13_hkdf_thread_fini(void)
 {
     for (int h = 0; h < 2; h++) {
         EVP_MAC_CTX_free(hmac_ctx[h]);
         hmac_ctx[h] = NULL;
+        keyed[h] = false;
     }
 }
 
-/* The context keeps the last key's pads until the next call rekeys it, as the callers keep
- * the secrets themselves. */
+void tls13_hkdf_scrub(void)
+{
+    static const uint8_t zeros[TLS13_MAX_HASH];
+    for (int h = 0; h < 2; h++) {
+        if (keyed[h] && hmac_ctx[h]) {
+            /* Rekeying replaces OpenSSL's copy of the key and the pads made from it. */
+            if (EVP_MAC_init(hmac_ctx[h], zeros, sizeof(zeros), NULL) != 1) {
+                EVP_MAC_CTX_free(hmac_ctx[h]);
+                hmac_ctx[h] = NULL;
+            }
+        }
+        keyed[h] = false;
+    }
+}
+
+/* The context keeps the last key (OpenSSL's HMAC stores a copy) until tls13_hkdf_scrub(). */
 static EVP_MAC_CTX *hmac_for(enum tls13_hash h)
 {
     pthread_once(&fetch_once, fetch);
+    keyed[h] = true;
     if (!hmac_ctx[h] && hmac) {
         EVP_MAC_CTX *m = EVP_MAC_CTX_new(hmac);
         OSSL_PARAM params[] = {
@@ -88,8 +115,8 @@ int tls13_hkdf_expand_label(enum tls13_hash h, const uint8_t *secret, size_t sec
                             uint8_t *out, size_t outlen)
 {
     size_t hl = tls13_hash_len(h);
-    if (!secret || prefix_len + label_len > 255 || context_len > 255 || outlen == 0 ||
-        outlen > 255 * hl)
+    if (!secret || prefix_len > 255 || label_len > 255 - prefix_len || context_len > 255 ||
+        outlen == 0 || outlen > 255 * hl)
         return -1;
     uint8_t info[2 + 1 + 255 + 1 + 255];
     size_t n = 0;

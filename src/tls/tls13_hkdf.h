@@ -38,6 +38,11 @@ int tls13_hkdf_expand_label(enum tls13_hash h, const uint8_t *secret, size_t sec
  * digest could not be fetched. */
 const uint8_t *tls13_empty_hash(enum tls13_hash h);
 
+/* Rekeys this thread's HMAC contexts with zeros if a secret was used since the last call, so
+ * that no secret outlives the OpenSSL call that derived it (tls_kdf_tap_disarm() calls it
+ * after every OpenSSL call on a TLS stream; one HMAC key setup when there is anything to do). */
+void tls13_hkdf_scrub(void);
+
 /* Frees this thread's HMAC contexts (a worker thread calls it before it ends). */
 void tls13_hkdf_thread_fini(void);
 

@@ -161,11 +161,14 @@ static int tap_set_ctx_params(void *vctx, const OSSL_PARAM params[])
     return inner ? EVP_KDF_CTX_set_params(inner, params) : 0;
 }
 
+/* An octet string as OpenSSL's TLS13-KDF takes it (its own copy of a non-NULL buffer); an
+ * OCTET_PTR or NULL data is left to OpenSSL, which refuses them. */
 static bool take_octets(const OSSL_PARAM *p, uint8_t *dst, size_t cap, size_t *len)
 {
     const void *v = NULL;
     size_t n = 0;
-    if (OSSL_PARAM_get_octet_string_ptr(p, &v, &n) != 1 || n > cap)
+    if (p->data_type != OSSL_PARAM_OCTET_STRING || !p->data ||
+        OSSL_PARAM_get_octet_string_ptr(p, &v, &n) != 1 || n > cap)
         return false;
     if (n)
         memcpy(dst, v, n);
@@ -180,6 +183,10 @@ static bool read_native(struct native *n, const OSSL_PARAM params[])
     bool mode = false, digest = false, prefix = false, label = false;
     for (const OSSL_PARAM *p = params; p && p->key; p++) {
         const char *k = p->key;
+        /* OpenSSL reads the first of a repeated parameter, this loop would keep the last. */
+        for (const OSSL_PARAM *q = params; q != p; q++)
+            if (strcmp(q->key, k) == 0)
+                return false;
         if (strcmp(k, OSSL_KDF_PARAM_MODE) == 0) {
             if (p->data_type != OSSL_PARAM_INTEGER || OSSL_PARAM_get_int(p, &n->mode) != 1 ||
                 (n->mode != EVP_KDF_HKDF_MODE_EXTRACT_ONLY &&
@@ -188,7 +195,8 @@ static bool read_native(struct native *n, const OSSL_PARAM params[])
             mode = true;
         } else if (strcmp(k, OSSL_KDF_PARAM_DIGEST) == 0) {
             const char *d = NULL;
-            if (OSSL_PARAM_get_utf8_string_ptr(p, &d) != 1)
+            if (p->data_type != OSSL_PARAM_UTF8_STRING ||
+                OSSL_PARAM_get_utf8_string_ptr(p, &d) != 1)
                 return false;
             if (strcmp(d, "SHA2-256") == 0 || strcmp(d, "SHA256") == 0)
                 n->hash = TLS13_SHA256;
@@ -240,15 +248,15 @@ static int derive_native(struct native *n, uint8_t *out, size_t outlen)
     uint8_t derived[TLS13_MAX_HASH];
     const uint8_t *salt = NULL;
     size_t salt_len = 0;
+    int rc = 1;
     if (n->has_salt) {
-        if (tls13_hkdf_expand_label(n->hash, n->salt, n->salt_len, n->prefix, n->prefix_len,
-                                    n->label, n->label_len, empty, hl, derived, hl) < 0)
-            return 0;
+        rc = tls13_hkdf_expand_label(n->hash, n->salt, n->salt_len, n->prefix, n->prefix_len,
+                                     n->label, n->label_len, empty, hl, derived, hl) == 0;
         salt = derived;
         salt_len = hl;
     }
-    int rc = tls13_hkdf_extract(n->hash, salt, salt_len, n->has_key ? n->key : zeros,
-                                n->has_key ? n->key_len : hl, out) == 0;
+    rc = rc && tls13_hkdf_extract(n->hash, salt, salt_len, n->has_key ? n->key : zeros,
+                                  n->has_key ? n->key_len : hl, out) == 0;
     OPENSSL_cleanse(derived, sizeof(derived));
     return rc;
 }
@@ -396,4 +404,7 @@ void tls_kdf_tap_disarm(void)
 {
     tap_fn = NULL;
     tap_arg = NULL;
+    /* The end of an OpenSSL call that may have derived: no secret stays in the HMAC contexts
+     * after libssl has wiped its own copies (a master secret on an idle worker, say). */
+    tls13_hkdf_scrub();
 }

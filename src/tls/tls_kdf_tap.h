@@ -32,7 +32,9 @@ typedef void tls_kdf_tap_fn(void *arg, enum tls_kdf_secret which, const uint8_t 
 
 /* Arms the tap on this thread: until tls_kdf_tap_disarm(), each application traffic secret
  * derived on this thread goes to fn(arg, …). Arm it only around the OpenSSL calls of one
- * connection, so that no other connection's secret can reach arg. */
+ * connection, so that no other connection's secret can reach arg. Disarm after every OpenSSL
+ * call on a TLS connection, armed or not: it also wipes what the derivations left in this
+ * thread's HMAC contexts (tls13_hkdf_scrub()). */
 void tls_kdf_tap_arm(tls_kdf_tap_fn *fn, void *arg);
 void tls_kdf_tap_disarm(void);
 

@@ -308,6 +308,100 @@ static void native_matches_openssl(void)
     EVP_KDF_free(theirs);
 }
 
+/* One derivation of params through each KDF, on a fresh context (after a reset of a used one
+ * if reset_first): the same success and the same bytes. */
+static void same_edge(EVP_KDF *ours, EVP_KDF *theirs, const OSSL_PARAM *params, size_t outlen,
+                      bool reset_first, const char *what)
+{
+    static uint8_t a[255 * 48 + 1], b[255 * 48 + 1];
+    int r[2];
+    for (int i = 0; i < 2; i++) {
+        EVP_KDF_CTX *k = EVP_KDF_CTX_new(i ? theirs : ours);
+        uint8_t *out = i ? b : a;
+        memset(out, i ? 0x55 : 0xAA, outlen + 1);
+        if (k && reset_first) {
+            EVP_KDF_derive(k, out, outlen ? outlen : 1, params);
+            EVP_KDF_CTX_reset(k);
+        }
+        r[i] = k && EVP_KDF_derive(k, out, outlen, params) == 1;
+        EVP_KDF_CTX_free(k);
+        ERR_clear_error();
+    }
+    char nm[200];
+    snprintf(nm, sizeof nm, "TLS13-KDF edge: %s: as OpenSSL's (%s)", what,
+             r[1] ? "same bytes" : "fails");
+    ok(r[0] == r[1] && (!r[1] || memcmp(a, b, outlen) == 0), nm);
+}
+
+/* Inputs libssl never sends: what OpenSSL does with them is what the provider must do. */
+static void edge_cases(void)
+{
+    EVP_KDF *ours = EVP_KDF_fetch(NULL, "TLS13-KDF", "provider=wssgate");
+    EVP_KDF *theirs = EVP_KDF_fetch(NULL, "TLS13-KDF", "provider=default");
+    static uint8_t key[64] = {1, 2, 3}, data[32] = {9};
+    int expand = EVP_KDF_HKDF_MODE_EXPAND_ONLY;
+    const char *sha = "SHA256";
+#define BASE                                                                                      \
+    OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &expand),                                       \
+        OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)sha, 0),                 \
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_PREFIX, "tls13 ", 6)
+    OSSL_PARAM plain[] = {
+        BASE,
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, key, 32),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_LABEL, "c hs traffic", 12),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_DATA, data, 32),
+        OSSL_PARAM_construct_end(),
+    };
+    if (!ok(ours && theirs, "TLS13-KDF edge: both fetched"))
+        goto out;
+    same_edge(ours, theirs, plain, 0, false, "expand to 0 bytes");
+    same_edge(ours, theirs, plain, 255 * 32, false, "expand to 255 × HashLen bytes");
+    same_edge(ours, theirs, plain, 255 * 32 + 1, false, "expand to 255 × HashLen + 1 bytes");
+    same_edge(ours, theirs, plain, 32, true, "reset, then derive");
+    OSSL_PARAM long_key[] = {
+        BASE,
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, key, 64),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_LABEL, "key", 3),
+        OSSL_PARAM_construct_end(),
+    };
+    same_edge(ours, theirs, long_key, 16, false, "a 64-byte key");
+    OSSL_PARAM null_key[] = {
+        BASE,
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, NULL, 0),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_LABEL, "key", 3),
+        OSSL_PARAM_construct_end(),
+    };
+    same_edge(ours, theirs, null_key, 16, false, "a key with NULL data");
+    OSSL_PARAM ptr_key[] = {
+        BASE,
+        OSSL_PARAM_construct_octet_ptr(OSSL_KDF_PARAM_KEY, (void **)&data, 32),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_LABEL, "key", 3),
+        OSSL_PARAM_construct_end(),
+    };
+    same_edge(ours, theirs, ptr_key, 16, false, "a key as an OCTET_PTR");
+    OSSL_PARAM twice[] = {
+        BASE,
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, key, 32),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_LABEL, "key", 3),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_LABEL, "iv", 2),
+        OSSL_PARAM_construct_end(),
+    };
+    same_edge(ours, theirs, twice, 16, false, "the label given twice");
+    OSSL_PARAM digest_ptr[] = {
+        OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &expand),
+        OSSL_PARAM_construct_utf8_ptr(OSSL_KDF_PARAM_DIGEST, (char **)&sha, 0),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_PREFIX, "tls13 ", 6),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, key, 32),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_LABEL, "key", 3),
+        OSSL_PARAM_construct_end(),
+    };
+    same_edge(ours, theirs, digest_ptr, 16, false, "the digest as a UTF8_PTR");
+#undef BASE
+out:
+    EVP_KDF_free(ours);
+    EVP_KDF_free(theirs);
+}
+
 int main(void)
 {
     char root[64], cert[128], key[128], err[512];
@@ -324,6 +418,7 @@ int main(void)
         same_as_keylog("TLS_CHACHA20_POLY1305_SHA256", 32, cert, key);
         unarmed(cert, key);
         native_matches_openssl();
+        edge_cases();
     } else {
         printf("#   %s\n", err);
     }
