@@ -333,71 +333,63 @@ static void same_edge(EVP_KDF *ours, EVP_KDF *theirs, const OSSL_PARAM *params, 
     ok(r[0] == r[1] && (!r[1] || memcmp(a, b, outlen) == 0), nm);
 }
 
+/* An EXPAND_ONLY derivation of "key" (or label) from a 32-byte key, with one thing made odd. */
+enum edge { EDGE_PLAIN, EDGE_LONG_KEY, EDGE_NULL_KEY, EDGE_PTR_KEY, EDGE_LABEL_TWICE,
+            EDGE_DIGEST_PTR };
+
+static void edge_params(OSSL_PARAM *p, enum edge e, int *mode)
+{
+    static uint8_t key[64] = {1, 2, 3}, data[32] = {9};
+    static void *data_ptr = data;
+    static const char *sha = "SHA256";
+    *mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY;
+    *p++ = OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, mode);
+    *p++ = e == EDGE_DIGEST_PTR
+               ? OSSL_PARAM_construct_utf8_ptr(OSSL_KDF_PARAM_DIGEST, (char **)&sha, 0)
+               : OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)sha, 0);
+    *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_PREFIX, "tls13 ", 6);
+    *p++ = e == EDGE_NULL_KEY  ? OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, NULL, 0)
+           : e == EDGE_PTR_KEY ? OSSL_PARAM_construct_octet_ptr(OSSL_KDF_PARAM_KEY, &data_ptr, 32)
+                               : OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, key,
+                                                                   e == EDGE_LONG_KEY ? 64 : 32);
+    *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_LABEL, "key", 3);
+    if (e == EDGE_LABEL_TWICE)
+        *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_LABEL, "iv", 2);
+    if (e == EDGE_PLAIN)
+        *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_DATA, data, 32);
+    *p = OSSL_PARAM_construct_end();
+}
+
 /* Inputs libssl never sends: what OpenSSL does with them is what the provider must do. */
 static void edge_cases(void)
 {
     EVP_KDF *ours = EVP_KDF_fetch(NULL, "TLS13-KDF", "provider=wssgate");
     EVP_KDF *theirs = EVP_KDF_fetch(NULL, "TLS13-KDF", "provider=default");
-    static uint8_t key[64] = {1, 2, 3}, data[32] = {9};
-    int expand = EVP_KDF_HKDF_MODE_EXPAND_ONLY;
-    const char *sha = "SHA256";
-#define BASE                                                                                      \
-    OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &expand),                                       \
-        OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)sha, 0),                 \
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_PREFIX, "tls13 ", 6)
-    OSSL_PARAM plain[] = {
-        BASE,
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, key, 32),
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_LABEL, "c hs traffic", 12),
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_DATA, data, 32),
-        OSSL_PARAM_construct_end(),
+    static const struct {
+        enum edge e;
+        size_t outlen;
+        bool reset_first;
+        const char *what;
+    } cases[] = {
+        {EDGE_PLAIN, 0, false, "expand to 0 bytes"},
+        {EDGE_PLAIN, 255 * 32, false, "expand to 255 × HashLen bytes"},
+        {EDGE_PLAIN, 255 * 32 + 1, false, "expand to 255 × HashLen + 1 bytes"},
+        {EDGE_PLAIN, 32, true, "reset, then derive"},
+        {EDGE_LONG_KEY, 16, false, "a 64-byte key"},
+        {EDGE_NULL_KEY, 16, false, "a key with NULL data"},
+        {EDGE_PTR_KEY, 16, false, "a key as an OCTET_PTR"},
+        {EDGE_LABEL_TWICE, 16, false, "the label given twice"},
+        {EDGE_DIGEST_PTR, 16, false, "the digest as a UTF8_PTR"},
     };
-    if (!ok(ours && theirs, "TLS13-KDF edge: both fetched"))
-        goto out;
-    same_edge(ours, theirs, plain, 0, false, "expand to 0 bytes");
-    same_edge(ours, theirs, plain, 255 * 32, false, "expand to 255 × HashLen bytes");
-    same_edge(ours, theirs, plain, 255 * 32 + 1, false, "expand to 255 × HashLen + 1 bytes");
-    same_edge(ours, theirs, plain, 32, true, "reset, then derive");
-    OSSL_PARAM long_key[] = {
-        BASE,
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, key, 64),
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_LABEL, "key", 3),
-        OSSL_PARAM_construct_end(),
-    };
-    same_edge(ours, theirs, long_key, 16, false, "a 64-byte key");
-    OSSL_PARAM null_key[] = {
-        BASE,
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, NULL, 0),
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_LABEL, "key", 3),
-        OSSL_PARAM_construct_end(),
-    };
-    same_edge(ours, theirs, null_key, 16, false, "a key with NULL data");
-    OSSL_PARAM ptr_key[] = {
-        BASE,
-        OSSL_PARAM_construct_octet_ptr(OSSL_KDF_PARAM_KEY, (void **)&data, 32),
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_LABEL, "key", 3),
-        OSSL_PARAM_construct_end(),
-    };
-    same_edge(ours, theirs, ptr_key, 16, false, "a key as an OCTET_PTR");
-    OSSL_PARAM twice[] = {
-        BASE,
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, key, 32),
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_LABEL, "key", 3),
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_LABEL, "iv", 2),
-        OSSL_PARAM_construct_end(),
-    };
-    same_edge(ours, theirs, twice, 16, false, "the label given twice");
-    OSSL_PARAM digest_ptr[] = {
-        OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &expand),
-        OSSL_PARAM_construct_utf8_ptr(OSSL_KDF_PARAM_DIGEST, (char **)&sha, 0),
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_PREFIX, "tls13 ", 6),
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, key, 32),
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_LABEL, "key", 3),
-        OSSL_PARAM_construct_end(),
-    };
-    same_edge(ours, theirs, digest_ptr, 16, false, "the digest as a UTF8_PTR");
-#undef BASE
-out:
+    if (ok(ours && theirs, "TLS13-KDF edge: both fetched")) {
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            OSSL_PARAM params[8];
+            int mode;
+            edge_params(params, cases[i].e, &mode);
+            same_edge(ours, theirs, params, cases[i].outlen, cases[i].reset_first,
+                      cases[i].what);
+        }
+    }
     EVP_KDF_free(ours);
     EVP_KDF_free(theirs);
 }
