@@ -16,6 +16,23 @@ static bool have_empty_hash[2];
 static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
 
 static const char *const digest_name[2] = {"SHA256", "SHA384"};
+static const uint8_t zeros[TLS13_MAX_HASH];
+
+const char *tls13_hash_name(enum tls13_hash h)
+{
+    return digest_name[h];
+}
+
+bool tls13_hash_by_name(const char *name, enum tls13_hash *h)
+{
+    if (strcmp(name, "SHA2-256") == 0 || strcmp(name, "SHA256") == 0)
+        *h = TLS13_SHA256;
+    else if (strcmp(name, "SHA2-384") == 0 || strcmp(name, "SHA384") == 0)
+        *h = TLS13_SHA384;
+    else
+        return false;
+    return true;
+}
 
 /* Runs before OpenSSL's own cleanup (registered after it, so called before it). */
 static void release(void)
@@ -52,7 +69,6 @@ void tls13_hkdf_thread_fini(void)
 
 void tls13_hkdf_scrub(void)
 {
-    static const uint8_t zeros[TLS13_MAX_HASH];
     for (int h = 0; h < 2; h++) {
         if (keyed[h] && hmac_ctx[h]) {
             /* Rekeying replaces OpenSSL's copy of the key and the pads made from it. */
@@ -96,11 +112,14 @@ int tls13_hkdf_extract(enum tls13_hash h, const uint8_t *salt, size_t salt_len,
 {
     /* Never a NULL key: EVP_MAC_init() would keep the previous call's. HMAC pads a short key
      * with zeros, so HashLen zeros and an empty salt are the same key (RFC 5869 §2.2). */
-    static const uint8_t zeros[TLS13_MAX_HASH];
     size_t hl = tls13_hash_len(h), len = 0;
     if (!salt) {
         salt = zeros;
         salt_len = hl;
+    }
+    if (!ikm) {
+        ikm = zeros;
+        ikm_len = hl;
     }
     EVP_MAC_CTX *m = hmac_for(h);
     if (!m || EVP_MAC_init(m, salt, salt_len, NULL) != 1 || EVP_MAC_update(m, ikm, ikm_len) != 1 ||

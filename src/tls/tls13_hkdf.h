@@ -9,6 +9,7 @@
 #ifndef WSSGATE_TLS_TLS13_HKDF_H
 #define WSSGATE_TLS_TLS13_HKDF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,7 +22,15 @@ static inline size_t tls13_hash_len(enum tls13_hash h)
     return h == TLS13_SHA384 ? 48 : 32;
 }
 
-/* PRK = HMAC-Hash(salt, IKM), tls13_hash_len(h) bytes. A NULL salt is HashLen zeros. */
+/* The digest's name as OpenSSL fetches it. */
+const char *tls13_hash_name(enum tls13_hash h);
+
+/* The hash a caller names (OpenSSL's names and aliases for SHA-256 and SHA-384); false for any
+ * other digest. */
+bool tls13_hash_by_name(const char *name, enum tls13_hash *h);
+
+/* PRK = HMAC-Hash(salt, IKM), tls13_hash_len(h) bytes. A NULL salt or a NULL IKM is HashLen
+ * zeros (RFC 5869 §2.2; RFC 8446 §7.1: a secret not available is zeros). */
 int tls13_hkdf_extract(enum tls13_hash h, const uint8_t *salt, size_t salt_len,
                        const uint8_t *ikm, size_t ikm_len, uint8_t *prk);
 

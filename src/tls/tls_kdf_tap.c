@@ -85,8 +85,6 @@ static void tap_freectx(void *vctx)
     }
 }
 
-static const char *const hash_name[] = {"SHA2-256", "SHA2-384"};
-
 /* The inner context, holding the parameters of the native derivation if there was one. */
 static EVP_KDF_CTX *inner_of(struct tap_ctx *c)
 {
@@ -97,7 +95,7 @@ static EVP_KDF_CTX *inner_of(struct tap_ctx *c)
         OSSL_PARAM p[8], *q = p;
         *q++ = OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &n->mode);
         *q++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
-                                                (char *)hash_name[n->hash], 0);
+                                                (char *)tls13_hash_name(n->hash), 0);
         if (n->has_key)
             *q++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, n->key, n->key_len);
         if (n->has_salt)
@@ -196,13 +194,7 @@ static bool read_native(struct native *n, const OSSL_PARAM params[])
         } else if (strcmp(k, OSSL_KDF_PARAM_DIGEST) == 0) {
             const char *d = NULL;
             if (p->data_type != OSSL_PARAM_UTF8_STRING ||
-                OSSL_PARAM_get_utf8_string_ptr(p, &d) != 1)
-                return false;
-            if (strcmp(d, "SHA2-256") == 0 || strcmp(d, "SHA256") == 0)
-                n->hash = TLS13_SHA256;
-            else if (strcmp(d, "SHA2-384") == 0 || strcmp(d, "SHA384") == 0)
-                n->hash = TLS13_SHA384;
-            else
+                OSSL_PARAM_get_utf8_string_ptr(p, &d) != 1 || !tls13_hash_by_name(d, &n->hash))
                 return false;
             digest = true;
         } else if (strcmp(k, OSSL_KDF_PARAM_KEY) == 0) {
@@ -238,10 +230,9 @@ static int derive_native(struct native *n, uint8_t *out, size_t outlen)
         if (!n->has_key || outlen == 0 || outlen > 255 * hl)
             return -1;
         return tls13_hkdf_expand_label(n->hash, n->key, n->key_len, n->prefix, n->prefix_len,
-                                       n->label, n->label_len, n->has_data ? n->data : NULL,
-                                       n->has_data ? n->data_len : 0, out, outlen) == 0;
+                                       n->label, n->label_len, n->data, n->data_len, out,
+                                       outlen) == 0;
     }
-    static const uint8_t zeros[TLS13_MAX_HASH];
     const uint8_t *empty = tls13_empty_hash(n->hash);
     if (outlen != hl || !empty || (n->has_salt && n->salt_len != hl))
         return -1;
@@ -255,8 +246,8 @@ static int derive_native(struct native *n, uint8_t *out, size_t outlen)
         salt = derived;
         salt_len = hl;
     }
-    rc = rc && tls13_hkdf_extract(n->hash, salt, salt_len, n->has_key ? n->key : zeros,
-                                  n->has_key ? n->key_len : hl, out) == 0;
+    rc = rc && tls13_hkdf_extract(n->hash, salt, salt_len, n->has_key ? n->key : NULL,
+                                  n->key_len, out) == 0;
     OPENSSL_cleanse(derived, sizeof(derived));
     return rc;
 }
