@@ -234,6 +234,14 @@ def test_duplicate_default_server(work):
                  asan_options=NO_LEAK_CHECK)
 
 
+def test_ssl_stapling_on_says_no_ocsp_response_is_sent(work):
+    text = "server {\nlisten 127.0.0.1:8080;\nssl_stapling on;\nssl_stapling_verify on;\n}\n"
+    expect_warning(work, text, 3, "OCSP stapling is not built: no OCSP response is sent in the "
+                                  "handshake")
+    status, err, _ = lint(work, text.replace("ssl_stapling on", "ssl_stapling off"))
+    assert status == 0 and ": warning: " not in err, err
+
+
 def test_conflicting_server_name_is_a_warning(work):
     text = ("server {\nlisten 127.0.0.1:8080;\nserver_name a.example;\n}\n"
             "server {\nlisten 127.0.0.1:8080;\nserver_name a.example;\n}\n")
@@ -611,7 +619,9 @@ def doc_list(heading):
 def test_every_documented_harmless_directive_is_accepted_silently(work):
     names = doc_list("## Accepted and ignored")
     assert len(names) > 20 and "sendfile" in names and "gzip" in names
-    no_warnings(work, "http {\n%s\n%s}\n" % ("\n".join("%s on;" % n for n in names), server()))
+    # `ssl_stapling on` warns (test_ssl_stapling_on_says_no_ocsp_response_is_sent)
+    lines = ("%s %s;" % (n, "off" if n == "ssl_stapling" else "on") for n in names)
+    no_warnings(work, "http {\n%s\n%s}\n" % ("\n".join(lines), server()))
 
 
 @pytest.mark.parametrize("context", ["main", "location"])
