@@ -506,6 +506,20 @@ static int d_ssl_session_tickets(struct load *ld, const struct conf_node *n)
     return 0;
 }
 
+/* Not built; turned on it asks for something a client can see (an OCSP response in the
+ * handshake), so say that none is sent rather than let the configuration look as if it were. */
+static int d_ssl_stapling(struct load *ld, const struct conf_node *n)
+{
+    bool on = false;
+    if (parse_flag(ld, n, &on) < 0)
+        return -1;
+    if (on)
+        load_warn(ld, n, "OCSP stapling is not built: no OCSP response is sent in the handshake "
+                         "(clients check revocation themselves, as without stapling); write "
+                         "\"ssl_stapling off\" to say so");
+    return 0;
+}
+
 static int d_ssl_ecdh_curve(struct load *ld, const struct conf_node *n)
 {
     /* checked against OpenSSL's groups when the server's context is built */
@@ -1155,6 +1169,8 @@ const struct directive conf_directives[] = {
       "off: no stateless tickets (SSL_OP_NO_TICKET, as nginx); TLS 1.3 clients then resume "
       "through the session cache, unless it is off too. Ticket keys are per configuration: a "
       "reload starts new ones, as in nginx without ssl_session_ticket_key."),
+    D("ssl_stapling", CTX_HTTP | CTX_SERVER, 1, 1, false, d_ssl_stapling, "on | off", "off",
+      "Not built: accepted, and `on` gets a warning that no OCSP response is stapled."),
     D("ssl_ecdh_curve", CTX_HTTP | CTX_SERVER, 1, 1, false, d_ssl_ecdh_curve, "CURVE[:CURVE...]",
       "auto", "The key exchange groups offered, e.g. X25519:prime256v1 (auto: OpenSSL's "
       "default). A name OpenSSL does not know is an error."),
@@ -1261,7 +1277,7 @@ const char *const conf_harmless[] = {
     "reset_timedout_connection", "client_body_buffer_size", "client_header_buffer_size",
     "large_client_header_buffers", "proxy_buffer_size", "proxy_buffers",
     "proxy_busy_buffers_size", "proxy_temp_file_write_size", "proxy_max_temp_file_size",
-    "ssl_stapling", "ssl_stapling_verify", "ssl_dhparam", "ssl_buffer_size", "lingering_close",
+    "ssl_stapling_verify", "ssl_dhparam", "ssl_buffer_size", "lingering_close",
     "lingering_time", "lingering_timeout", "msie_padding", "log_not_found", "output_buffers",
     "postpone_output", NULL,
 };

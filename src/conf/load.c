@@ -155,17 +155,6 @@ static int unknown_directive(struct load *ld, const struct conf_node *n)
                              "wssgate reads", n->name);
 }
 
-/* ssl_stapling is in the harmless list so that nginx configurations load, but turned on it
- * asks for something a client can see: an OCSP response in the handshake. Say it is not sent
- * rather than let the configuration look as if it were. */
-static void warn_if_not_harmless(struct load *ld, const struct conf_node *n)
-{
-    if (strcmp(n->name, "ssl_stapling") == 0 && n->nargs == 1 && strcmp(n->args[0].s, "on") == 0)
-        load_warn(ld, n, "OCSP stapling is not built: no OCSP response is sent in the handshake "
-                         "(clients check revocation themselves, as without stapling); write "
-                         "\"ssl_stapling off\" to say so");
-}
-
 static int run_directive(struct load *ld, const struct conf_node *n, unsigned ctx)
 {
     const struct directive *found = NULL, *named = NULL;
@@ -179,10 +168,8 @@ static int run_directive(struct load *ld, const struct conf_node *n, unsigned ct
         }
     }
     if (!named) {
-        if (in_list(conf_harmless, n->name)) {
-            warn_if_not_harmless(ld, n);
+        if (in_list(conf_harmless, n->name))
             return 0;
-        }
         return unknown_directive(ld, n);
     }
     if (!found) {
@@ -924,9 +911,7 @@ void conf_write_directive_docs(FILE *out)
         md_cell(out, d->doc);
         fprintf(out, " |\n");
     }
-    fprintf(out, "\n## Accepted and ignored (ignoring them changes nothing a client sees, "
-                 "but for `ssl_stapling on`, which gets a warning: no OCSP response is "
-                 "stapled)\n\n");
+    fprintf(out, "\n## Accepted and ignored (ignoring them changes nothing a client sees)\n\n");
     for (size_t i = 0; conf_harmless[i]; i++)
         fprintf(out, "%s`%s`", i ? ", " : "", conf_harmless[i]);
     fprintf(out, "\n\n## nginx directives that are an error (not implemented)\n\n");
